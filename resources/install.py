@@ -1,0 +1,56 @@
+"""`python -m resources.install`: install every Spark release of the catalog into the cache.
+
+One directory per version (`pip install --target`), SPARK_HOME = <dir>/pyspark. Built wheels are kept
+in <cache>/wheels, so a re-install takes seconds; a present release is a no-op.
+"""
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from resources.platforms.base import load_catalog
+from resources.settings import cache_dir, spark_home
+
+
+def _pip(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
+                   check=True)
+
+
+def install_spark(version: str) -> Path:
+    home = spark_home(version)
+    if (home / "bin" / "spark-submit").exists() and (home / "jars").is_dir():
+        return home
+    wheels = cache_dir() / "wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    if not list(wheels.glob(f"pyspark-{version}-*.whl")):
+        print(f"setup: building the pyspark {version} wheel (PyPI has only the sdist)", flush=True)
+        _pip("wheel", "--no-deps", "-w", str(wheels), f"pyspark=={version}")
+    target = home.parent
+    staging = target.with_name(f".{version}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    started = time.monotonic()
+    # py4j comes along as pyspark's only dependency, at the version that release wants.
+    _pip("install", "--target", str(staging), "--find-links", str(wheels), "--no-compile",
+         f"pyspark=={version}")
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)  # a half-done install never looks installed
+    for script in (home / "bin").iterdir():
+        script.chmod(0o755)
+    print(f"setup: Spark {version} installed in {target} ({time.monotonic() - started:.0f}s)",
+          flush=True)
+    return home
+
+
+def main() -> None:
+    catalog = load_catalog()
+    for spec in catalog.releases:
+        install_spark(spec.version)
+    print(f"setup: ready ({', '.join(f'{s.name} {s.version}' for s in catalog.releases)}; "
+          f"cache {cache_dir()})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Small composable readiness probes (in the spirit of testcontainers' wait strategies).
+
+A probe is a callable returning True when the thing it watches is ready; `str(probe)` says what it
+waits for, so a timeout message can name it. Probes never raise: a refused connection is "not yet".
+"""
+
+import json
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import httpx
+
+
+class Probe:
+    def __call__(self) -> bool:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class TcpOpen(Probe):
+    host: str
+    port: int
+
+    def __call__(self) -> bool:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=1.0):
+                return True
+        except OSError:
+            return False
+
+    def __str__(self) -> str:
+        return f"tcp {self.host}:{self.port} accepts connections"
+
+
+@dataclass(frozen=True)
+class HttpJson(Probe):
+    """GET url answers 200 with JSON for which `accept` is true."""
+
+    url: str
+    accept: Callable[[object], bool] = lambda _doc: True
+    what: str = "answers 200"
+
+    def __call__(self) -> bool:
+        try:
+            response = httpx.get(self.url, timeout=2.0)
+            return response.status_code == 200 and bool(self.accept(response.json()))
+        except (httpx.HTTPError, json.JSONDecodeError, ValueError, KeyError, TypeError):
+            return False
+
+    def __str__(self) -> str:
+        return f"GET {self.url} {self.what}"
+
+
+@dataclass(frozen=True)
+class LogContains(Probe):
+    path: Path
+    text: str
+
+    def __call__(self) -> bool:
+        try:
+            with open(self.path, "rb") as handle:
+                return self.text.encode() in handle.read()
+        except OSError:
+            return False
+
+    def __str__(self) -> str:
+        return f"{self.path.name} contains {self.text!r}"
+
+
+@dataclass(frozen=True)
+class AllOf(Probe):
+    probes: tuple[Probe, ...]
+
+    def __call__(self) -> bool:
+        return all(probe() for probe in self.probes)
+
+    def __str__(self) -> str:
+        return " and ".join(str(probe) for probe in self.probes)
+
+
+def all_of(*probes: Probe) -> Probe:
+    return probes[0] if len(probes) == 1 else AllOf(tuple(probes))

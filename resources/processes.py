@@ -1,0 +1,192 @@
+"""Start, probe and stop child processes with mirakuru.
+
+Every child gets an explicit environment (nothing inherited but PATH/LANG-like basics), writes to a
+log file (never an unread pipe), runs in its own session so a stop reaches its whole group, and is
+probed until ready. A child that exits while we wait fails the start at once, with its last log
+lines in the error.
+"""
+
+import os
+import pwd
+import signal
+import subprocess
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+from mirakuru import Executor
+from mirakuru.base import ENV_UUID
+from mirakuru.exceptions import ProcessExitedWithError, ProcessFinishedWithError, TimeoutExpired
+
+from resources.probes import Probe
+
+INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
+
+
+class ComponentStartError(RuntimeError):
+    """A component did not become ready; the message names it and shows its last log lines."""
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    try:
+        with open(path, "r", errors="replace") as handle:
+            return "".join(deque(handle, maxlen=lines))
+    except OSError:
+        return "(no log written)"
+
+
+class _ProbedExecutor(Executor):
+    """mirakuru executor whose readiness is a Probe and whose environment is exactly ours."""
+
+    def __init__(self, argv: list[str], probe: Probe, env: dict[str, str], **kwargs):
+        super().__init__(argv, **kwargs)
+        self._probe = probe
+        self._exact_env = env
+
+    @property
+    def envvars(self) -> dict[str, str]:
+        # mirakuru would start from os.environ; a child must not see the orchestrator's
+        # SPARK_HOME, PYTHONPATH or venv. The uuid marks its descendants for cleanup.
+        return {**self._exact_env, ENV_UUID: self._uuid}
+
+    def pre_start_check(self) -> bool:
+        return False
+
+    def check_subprocess(self) -> bool:
+        # mirakuru treats exit code 0 as "keep waiting"; a server that exits is never ready.
+        if self.process is not None and self.process.poll() is not None:
+            code = self.process.returncode
+            self._kill_all_kids(self._kill_signal)
+            self._clear_process()
+            raise ProcessExitedWithError(self, code)
+        return self._probe()
+
+
+@dataclass
+class ProcessSpec:
+    name: str
+    argv: list[str]
+    log_file: Path
+    cwd: Path
+    env: dict[str, str] = field(default_factory=dict)
+    user: str | None = None  # run as this OS user (when we are root)
+    stop_signal: int = signal.SIGTERM
+
+
+@dataclass
+class ManagedProcess:
+    spec: ProcessSpec
+    executor: _ProbedExecutor
+    started_at: float
+    ready_seconds: float
+
+    @property
+    def pid(self) -> int | None:
+        process = self.executor.process
+        return process.pid if process is not None else None
+
+    @property
+    def create_time(self) -> float | None:
+        try:
+            return psutil.Process(self.pid).create_time() if self.pid else None
+        except psutil.NoSuchProcess:
+            return None
+
+    def running(self) -> bool:
+        return self.executor.running()
+
+    def stop(self, grace_seconds: float = 10.0) -> None:
+        """Signal the group, wait up to grace_seconds, then SIGKILL. Idempotent."""
+        if self.executor.process is None:
+            return
+        self.executor._timeout = grace_seconds  # mirakuru reuses its timeout as the stop grace
+        try:
+            self.executor.stop()
+        except ProcessFinishedWithError:
+            pass  # a JVM answers SIGTERM with 143: it stopped, which is all we asked
+
+
+def _drop_to(user: str) -> list[str]:
+    """setpriv execs in place, so the pid we hold is the server itself, not a wrapper."""
+    return ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--"]
+
+
+def child_env(extra: dict[str, str]) -> dict[str, str]:
+    base = {key: os.environ[key] for key in INHERITED_ENV if key in os.environ}
+    base.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    return {**base, **extra}
+
+
+def start(spec: ProcessSpec, probe: Probe, timeout: float = 60.0) -> ManagedProcess:
+    spec.log_file.parent.mkdir(parents=True, exist_ok=True)
+    argv = list(spec.argv)
+    if spec.user and os.getuid() == 0 and pwd.getpwuid(0).pw_name != spec.user:
+        argv = _drop_to(spec.user) + argv
+    log = open(spec.log_file, "ab")
+    executor = _ProbedExecutor(
+        argv,
+        probe,
+        child_env(spec.env),
+        cwd=str(spec.cwd),
+        timeout=timeout,
+        sleep=0.25,
+        stop_signal=spec.stop_signal,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    started = time.monotonic()
+    try:
+        executor.start()
+    except ProcessExitedWithError as exc:
+        raise ComponentStartError(
+            f"{spec.name} exited with code {exc.exit_code} before it was ready "
+            f"(log {spec.log_file}):\n{tail(spec.log_file)}"
+        ) from None
+    except TimeoutExpired:
+        raise ComponentStartError(
+            f"{spec.name} was not ready within {timeout:.0f}s (waited for: {probe}); "
+            f"log {spec.log_file}:\n{tail(spec.log_file)}"
+        ) from None
+    finally:
+        log.close()  # the child holds its own descriptor
+    return ManagedProcess(spec, executor, time.time(), time.monotonic() - started)
+
+
+def kill_recorded(pid: int, create_time: float | None, grace_seconds: float = 10.0) -> bool:
+    """Stop a process recorded by an earlier owner (the reaper's path). Checks the start time so a
+    recycled pid is never hit. Returns True when something was stopped."""
+    try:
+        process = psutil.Process(pid)
+        if create_time is not None and abs(process.create_time() - create_time) > 1.0:
+            return False
+        group = [process, *process.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return False
+    for member in group:
+        try:
+            member.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _gone, alive = psutil.wait_procs(group, timeout=grace_seconds)
+    for member in alive:
+        try:
+            member.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+    return True
+
+
+def rss_bytes(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            total += process.memory_info().rss
+            total += sum(child.memory_info().rss for child in process.children(recursive=True))
+        except psutil.NoSuchProcess:
+            continue
+    return total

@@ -1,0 +1,49 @@
+"""Spark clients: parse what a spark-submit job printed, and talk to a Spark Connect server.
+
+The orchestrator imports only pyspark-client (no JVM); classic pyspark runs in spark-submit
+subprocesses under each release's own SPARK_HOME.
+"""
+
+import re
+import time
+
+from resources.platforms.base import JobResult
+
+PI_LINE = re.compile(r"Pi is roughly (\d+\.\d+)")
+CONNECT_SQL = "SELECT 6 * 7 AS answer"
+CONNECT_EXPECTED = {"sql_answer": 42, "range_sum": 500500, "range_count": 1000}
+
+
+def parse_pi(output: str) -> float | None:
+    match = PI_LINE.search(output)
+    return float(match.group(1)) if match else None
+
+
+def connect_probe(release: str, url: str, table: str) -> JobResult:
+    """Through Spark Connect: SQL and a DataFrame aggregation with known answers, then a table in
+    the release's metastore. Errors become a failed JobResult (the check says why)."""
+    from pyspark.sql import SparkSession  # pyspark-client: Connect only
+    from pyspark.sql import functions as F
+
+    started = time.monotonic()
+    values: dict = {}
+    try:
+        spark = SparkSession.builder.remote(url).create()
+        try:
+            values["server_version"] = spark.version
+            values["sql_answer"] = spark.sql(CONNECT_SQL).collect()[0]["answer"]
+            row = spark.range(1, 1001).agg(F.sum("id").alias("s"), F.count("id").alias("c")).collect()[0]
+            values["range_sum"], values["range_count"] = int(row["s"]), int(row["c"])
+            spark.sql(f"CREATE TABLE IF NOT EXISTS default.{table} (id BIGINT, version STRING) "
+                      "USING parquet")
+            spark.sql(f"INSERT INTO default.{table} VALUES (1, '{spark.version}')")
+            values["table"] = f"default.{table}"
+        finally:
+            spark.stop()
+        return JobResult(release=release, job="connect_probe", returncode=0,
+                         seconds=round(time.monotonic() - started, 2), values=values,
+                         output=str(values))
+    except Exception as exc:  # the check reports it; a crash here would hide the facts
+        return JobResult(release=release, job="connect_probe", returncode=1,
+                         seconds=round(time.monotonic() - started, 2), values=values,
+                         error=f"{type(exc).__name__}: {str(exc)[:2000]}")
