@@ -31,3 +31,8 @@ def job_python() -> str:
     one process can import only one `pyspark`.
     """
     return os.environ.get("TESTBED_JOB_PYTHON", getattr(sys, "_base_executable", sys.executable))
+
+
+def dagster_home() -> Path:
+    """The Dagster instance `testbed run` records into and `make ui` shows (DAGSTER_HOME)."""
+    return Path(os.environ.get("DAGSTER_HOME", cache_dir() / "dagster")).expanduser()

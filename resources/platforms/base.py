@@ -5,7 +5,6 @@ jobs, and tears down. Everything about *when* to tear down (idempotence, keep-on
 rules for abandoned environments) lives here, so local, compose and kubernetes cannot drift apart.
 """
 
-import json
 import os
 import re
 import shutil
@@ -238,6 +237,13 @@ class EnvironmentState(BaseModel):
         return cls.model_validate_json((env_dir / "env.json").read_text())
 
 
+class TeardownReport(BaseModel):
+    env_id: str
+    stopped: list[str]
+    leftovers: list[str]  # processes, ports or dirs still there afterwards: should be empty
+    kept_dir: str | None = None  # set when keep_on_failure kept a failed environment's files
+
+
 class Platform(ABC):
     """Deploy, read facts, submit, tear down, sweep. Subclasses do the platform-specific parts."""
 
@@ -281,16 +287,24 @@ class Platform(ABC):
                 f"set TESTBED_STATE_DIR to a writable directory"
             ) from None
 
-    def teardown(self, env: "Environment") -> list[str]:
+    @abstractmethod
+    def leftovers(self, env: "Environment") -> list[str]:
+        """After a stop: whatever of env still runs or listens (empty when all is gone)."""
+
+    def teardown(self, env: "Environment") -> "TeardownReport":
         """Idempotent. Keeps a failed environment's files when asked (the reaper removes them)."""
         stopped = self.stop_environment(env)
         keep = env.state.failed and env.state.keep_on_failure
         if not keep:
             shutil.rmtree(env.state.path, ignore_errors=True)
-        elif env.state.path.exists():
+        left = self.leftovers(env)
+        if not keep and env.state.path.exists():
+            left.append(f"environment dir {env.state.path}")
+        if keep and env.state.path.exists():
             env.state.handles = []  # nothing runs any more; the reaper only removes files
             env.state.save()
-        return stopped
+        return TeardownReport(env_id=env.state.env_id, stopped=stopped, leftovers=left,
+                              kept_dir=str(env.state.path) if keep else None)
 
     def sweep(self, now: float | None = None) -> list[str]:
         """Remove environments of this platform whose owner is gone or whose TTL expired."""
@@ -363,11 +377,11 @@ class Environment:
             if self.state.path.exists():
                 self.state.save()
 
-    def teardown(self) -> list[str]:
+    def teardown(self) -> TeardownReport:
         with self.lock:
-            stopped = self.platform.teardown(self)
+            report = self.platform.teardown(self)
             self.torn_down = True
-            return stopped
+            return report
 
     def __enter__(self) -> "Environment":
         return self

@@ -10,17 +10,15 @@ Ports are picked free on 127.0.0.1 unless the release spec fixes them.
 import os
 import pwd
 import re
-import secrets
 import shutil
 import socket
 import subprocess
 import time
-import xml.etree.ElementTree as ET
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psutil
 
 from resources import hive
 from resources.platforms.base import (
@@ -429,6 +427,22 @@ class LocalPlatform(Platform):
         # Handles from an earlier owner of this state (a re-opened env) are stopped by pid.
         stopped += self.destroy_abandoned(env.state)
         return stopped
+
+    def leftovers(self, env: Environment) -> list[str]:
+        left = []
+        for handle in env.state.handles:
+            try:
+                process = psutil.Process(handle["pid"])
+                if abs(process.create_time() - (handle.get("create_time") or 0)) < 1.0:
+                    left.append(f"process {handle['name']} (pid {handle['pid']})")
+            except (psutil.NoSuchProcess, KeyError, TypeError):
+                pass
+        postgres = env.runtime.get("postgres")
+        ports = {"postgres": postgres.port} if postgres else {}
+        for release, release_ports in env.runtime.get("ports", {}).items():
+            ports.update({f"{release} {role}": port for role, port in release_ports.items()})
+        left += [f"port {port} ({what})" for what, port in ports.items() if TcpOpen(HOST, port)()]
+        return left
 
     def destroy_abandoned(self, state: EnvironmentState) -> list[str]:
         stopped = []

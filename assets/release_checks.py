@@ -1,0 +1,157 @@
+"""Acceptance criteria of seed 000 as pure functions over Facts and JobResults.
+
+Each returns a Verdict; the Dagster checks only gather facts and call these, so a unit test can hand
+them conflicting facts and watch them fail with a message that says what is wrong.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from resources.platforms.base import Facts, JobResult, TeardownReport
+from resources.spark import CONNECT_EXPECTED, parse_pi
+
+PI = 3.14159
+PI_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    message: str
+    metadata: dict = field(default_factory=dict)
+
+
+def _verdict(problems: list[str], ok: str, **metadata) -> Verdict:
+    if problems:
+        return Verdict(False, "; ".join(problems), metadata)
+    return Verdict(True, ok, metadata)
+
+
+def release_ready(facts: Facts) -> Verdict:
+    down = [f"{c.name} ({c.probe})" for c in facts.components if not c.ready]
+    return _verdict(
+        [f"{facts.release}: not ready: {', '.join(down)}"] if down else [],
+        f"{facts.release}: all {len(facts.components)} components answer their probes",
+        components={c.name: c.probe for c in facts.components})
+
+
+def sparkpi_completes(result: JobResult) -> Verdict:
+    pi = parse_pi(result.output)
+    problems = []
+    if result.returncode != 0:
+        problems.append(f"spark-submit exited {result.returncode}: {result.error.strip()[-600:]}")
+    if pi is None:
+        problems.append("the job printed no 'Pi is roughly' line")
+    elif abs(pi - PI) > PI_TOLERANCE:
+        problems.append(f"pi = {pi} is off by {abs(pi - PI):.4f} (allowed {PI_TOLERANCE})")
+    return _verdict(problems, f"SparkPi on {result.release}: pi = {pi} in {result.seconds}s",
+                    pi=pi if pi is not None else "none", returncode=result.returncode,
+                    seconds=result.seconds)
+
+
+def connect_job_completes(result: JobResult) -> Verdict:
+    problems = []
+    if result.returncode != 0:
+        problems.append(f"Spark Connect job failed: {result.error[-600:]}")
+    for key, expected in CONNECT_EXPECTED.items():
+        got = result.values.get(key)
+        if got != expected:
+            problems.append(f"{key} = {got!r}, expected {expected!r}")
+    return _verdict(problems, f"Spark Connect on {result.release}: SQL and aggregation answered "
+                              f"correctly in {result.seconds}s",
+                    **{k: str(v) for k, v in result.values.items()}, seconds=result.seconds)
+
+
+def _shared(facts: list[Facts], value_of) -> dict[str, list[str]]:
+    owners: dict[str, list[str]] = defaultdict(list)
+    for f in facts:
+        owners[value_of(f)].append(f.release)
+    return {value: releases for value, releases in owners.items() if len(releases) > 1}
+
+
+def metastore_isolated(facts: list[Facts], probe_tables: dict[str, str]) -> Verdict:
+    """Distinct databases and URIs, and each release's probe table is in its own database only.
+
+    probe_tables: release -> "<db>.<table>" its job created (read back from PostgreSQL's TBLS/DBS).
+    """
+    problems = []
+    for db, releases in _shared(facts, lambda f: f.metastore_db).items():
+        problems.append(f"{' and '.join(releases)} share metastore database {db!r}")
+    for uri, releases in _shared(facts, lambda f: f.metastore_uri).items():
+        problems.append(f"{' and '.join(releases)} share metastore service {uri}")
+    for f in facts:
+        table = probe_tables.get(f.release)
+        if table is None:
+            problems.append(f"{f.release}: its job reported no probe table")
+            continue
+        if table not in f.metastore_tables:
+            problems.append(f"{f.release}: table {table} is missing from its own database "
+                            f"{f.metastore_db} (has {f.metastore_tables or 'no tables'})")
+        for other in facts:
+            if other.release != f.release and table in other.metastore_tables:
+                problems.append(f"{f.release}'s table {table} appears in {other.release}'s "
+                                f"database {other.metastore_db}")
+    return _verdict(problems, "each release's metastore holds only its own tables: " + ", ".join(
+        f"{f.metastore_db}={f.metastore_tables}" for f in facts),
+        **{f"{f.release} database": f.metastore_db for f in facts},
+        **{f"{f.release} tables": ", ".join(f.metastore_tables) for f in facts})
+
+
+def _nested(a: str, b: str) -> bool:
+    pa, pb = PurePosixPath(a), PurePosixPath(b)
+    return pa == pb or pa in pb.parents or pb in pa.parents
+
+
+def history_isolated(facts: list[Facts]) -> Verdict:
+    """Distinct, non-overlapping event-log prefixes; each History Server reads its own prefix and
+    lists only applications of its own Spark version (and at least one: the jobs ran before)."""
+    problems = []
+    for i, a in enumerate(facts):
+        for b in facts[i + 1:]:
+            if _nested(a.event_log_dir, b.event_log_dir):
+                problems.append(f"{a.release} and {b.release} write event logs to overlapping "
+                                f"prefixes {a.event_log_dir} and {b.event_log_dir}")
+    for f in facts:
+        if f.history_log_dir != f.event_log_dir:
+            problems.append(f"{f.release}: History Server reads {f.history_log_dir} but the "
+                            f"release writes to {f.event_log_dir}")
+        if not f.history_apps:
+            problems.append(f"{f.release}: History Server lists no application (expected its job)")
+        foreign = [f"{app.id} ({app.name}, Spark {app.spark_version})" for app in f.history_apps
+                   if app.spark_version != f.version]
+        if foreign:
+            problems.append(f"{f.release} History Server (Spark {f.version}) lists foreign "
+                            f"applications: {', '.join(foreign)}")
+    return _verdict(problems, "each History Server lists only its own version's applications",
+                    **{f"{f.release} event logs": f.event_log_dir for f in facts},
+                    **{f"{f.release} applications": ", ".join(
+                        f"{a.id}@{a.spark_version}" for a in f.history_apps) for f in facts})
+
+
+def services_isolated(facts: list[Facts]) -> Verdict:
+    """No two components (across releases) share a name, a port, a data dir or a conf dir."""
+    users: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for f in facts:
+        for c in f.components:
+            who = f"{f.release}/{c.kind}"
+            values = [("name", c.name), ("data dir", c.data_dir), ("conf dir", c.conf_dir)]
+            values += [("port", str(port)) for port in c.ports.values()]
+            for what, value in values:
+                if value:
+                    users[(what, value)].append(who)
+    problems = [f"{' and '.join(who)} share {what} {value}"
+                for (what, value), who in users.items() if len(who) > 1]
+    count = sum(len(f.components) for f in facts)
+    return _verdict(problems, f"{count} components, no shared name, port, data dir or conf dir",
+                    components=", ".join(c.name for f in facts for c in f.components))
+
+
+def nothing_left(report: TeardownReport) -> Verdict:
+    """After teardown no process, listening port or environment dir of the run remains."""
+    return _verdict(
+        [f"{report.env_id}: still there after teardown: {', '.join(report.leftovers)}"]
+        if report.leftovers else [],
+        f"{report.env_id}: {len(report.stopped)} components stopped, nothing left"
+        + (f" (files kept for debugging in {report.kept_dir})" if report.kept_dir else ""),
+        stopped=", ".join(report.stopped))

@@ -1,0 +1,100 @@
+"""`testbed run <job> [--keep-on-failure]` and `testbed sweep`.
+
+`run` executes a job against the Dagster instance in DAGSTER_HOME, so the run shows up in the UI,
+prints every check with its result and reason, and exits non-zero when an ERROR check failed or the
+run failed. `sweep` is the reaper: it removes environments whose owner is gone or whose TTL expired.
+"""
+
+import argparse
+import os
+import sys
+import textwrap
+
+from resources.settings import dagster_home, state_dir
+
+
+def _instance():
+    from dagster import DagsterInstance
+
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return DagsterInstance.get()
+
+
+def check_table(evaluations) -> tuple[str, int]:
+    """Rendered table and the number of failed ERROR checks."""
+    rows = []
+    failed_errors = 0
+    for ev in sorted(evaluations, key=lambda e: (e.asset_key.to_user_string(), e.check_name)):
+        severity = ev.severity.value
+        if not ev.passed and severity == "ERROR":
+            failed_errors += 1
+        status = "PASS" if ev.passed else ("FAIL" if severity == "ERROR" else "WARN")
+        reason = ev.description or ""
+        rows.append((status, ev.asset_key.to_user_string(), ev.check_name, reason))
+    width_asset = max([len(r[1]) for r in rows] + [5])
+    width_check = max([len(r[2]) for r in rows] + [5])
+    lines = [f"{'RESULT':6}  {'ASSET':{width_asset}}  {'CHECK':{width_check}}  REASON"]
+    for status, asset_key, check, reason in rows:
+        wrapped = textwrap.wrap(reason, 100) or [""]
+        lines.append(f"{status:6}  {asset_key:{width_asset}}  {check:{width_check}}  {wrapped[0]}")
+        pad = " " * (12 + width_asset + width_check)
+        lines += [pad + more for more in wrapped[1:4]]
+    return "\n".join(lines), failed_errors
+
+
+def run(job_name: str, keep_on_failure: bool) -> int:
+    from pipelines.definitions import defs
+
+    names = sorted(job.name for job in defs.jobs if not job.name.startswith("__"))
+    if job_name not in names:
+        print(f"testbed: unknown job {job_name!r}; jobs: {', '.join(names)}", file=sys.stderr)
+        return 2
+    instance = _instance()
+    result = defs.resolve_job_def(job_name).execute_in_process(
+        instance=instance, raise_on_error=False,
+        run_config={"resources": {"testbed": {"config": {"keep_on_failure": keep_on_failure}}}})
+    table, failed = check_table(result.get_asset_check_evaluations())
+    print(table)
+    failures = [e for e in result.all_events if e.is_step_failure]
+    for event in failures:
+        error = event.step_failure_data.error
+        print(f"\nstep {event.step_key} failed: {error.message.strip() if error else '?'}")
+    print(f"\nrun {result.run_id} {'succeeded' if result.success else 'FAILED'} "
+          f"(DAGSTER_HOME={dagster_home()}; see it with `make ui`)")
+    return 0 if result.success and failed == 0 else 1
+
+
+def sweep() -> int:
+    from resources.environment import make_platform
+
+    platform = make_platform(os.environ.get("TESTBED_PLATFORM", "local"), str(state_dir()), 60, 10)
+    removed = platform.sweep()
+    for line in removed:
+        print(f"removed {line}")
+    print(f"sweep: {len(removed)} environment(s) removed from {state_dir()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="testbed", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_parser = sub.add_parser("run", help="run a job and print its check table")
+    run_parser.add_argument("job", nargs="?", help="job name (omit to list jobs)")
+    run_parser.add_argument("--keep-on-failure", action="store_true",
+                            help="leave a failed environment's files for debugging")
+    sub.add_parser("sweep", help="remove abandoned or expired environments")
+    args = parser.parse_args(argv)
+    if args.command == "sweep":
+        return sweep()
+    if not args.job:
+        from pipelines.definitions import defs
+
+        print("\n".join(sorted(j.name for j in defs.jobs if not j.name.startswith("__"))))
+        return 0
+    return run(args.job, args.keep_on_failure)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

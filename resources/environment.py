@@ -1,0 +1,130 @@
+"""The Dagster resource that owns a run's test environment.
+
+Jobs use the in-process executor, so one instance serves every step of a run: releases deployed by
+one step are seen by the checks of the next, each release's job runs once (whichever check asks
+first), and `teardown_after_execution` tears down whatever is still up when the run ends, also after
+a failed check or an exception (teardown layer 2 of DESIGN.md).
+"""
+
+import os
+import threading
+
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import Field, PrivateAttr
+
+from resources.platforms.base import (
+    Catalog,
+    ConfigError,
+    Deployment,
+    Environment,
+    Facts,
+    JobResult,
+    Platform,
+    ReleaseSpec,
+    TeardownReport,
+    load_catalog,
+)
+from resources.settings import state_dir
+from resources.spark import connect_probe
+
+
+def make_platform(name: str, state: str, ready_timeout: float, grace: float) -> Platform:
+    if name == "local":
+        from resources.platforms.local import LocalPlatform
+
+        return LocalPlatform(state, grace_seconds=grace, ready_timeout=ready_timeout)
+    raise ConfigError(f"platform {name!r} is not available here (known: local); "
+                      f"set TESTBED_PLATFORM=local or the resource's `platform` field")
+
+
+def probe_table(spec: ReleaseSpec) -> str:
+    return f"testbed_probe_{spec.key}"
+
+
+class TestbedEnvironment(ConfigurableResource):
+    """Deploys the run's releases on one platform and guarantees they are gone afterwards."""
+
+    platform: str = Field(default_factory=lambda: os.environ.get("TESTBED_PLATFORM", "local"),
+                          description="local | compose | kubernetes")
+    state_dir: str = Field(default_factory=lambda: str(state_dir()),
+                           description="environments live in <state_dir>/envs/<env id>/")
+    keep_on_failure: bool = Field(False, description="leave a failed environment's files for "
+                                                     "debugging (the reaper removes them later)")
+    ttl_hours: float = Field(4.0, description="after this the reaper may remove the environment")
+    ready_timeout_seconds: float = 60.0
+    job_timeout_seconds: float = 300.0
+    stop_grace_seconds: float = 10.0
+
+    _platform: Platform | None = PrivateAttr(None)
+    _env: Environment | None = PrivateAttr(None)
+    _run_id: str = PrivateAttr("adhoc")
+    _catalog: Catalog | None = PrivateAttr(None)
+    _jobs: dict = PrivateAttr(default_factory=dict)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        if context.run_id:
+            self._run_id = context.run_id
+        self._catalog = load_catalog()
+        self._platform = make_platform(self.platform, self.state_dir, self.ready_timeout_seconds,
+                                       self.stop_grace_seconds)
+        # Bad input fails here, before any step starts anything.
+        self._platform.preflight(list(self._catalog.releases))
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._env is not None and not self._env.torn_down:
+            report = self._env.teardown()
+            if context.log:
+                context.log.info(f"resource teardown of {report.env_id}: stopped "
+                                 f"{report.stopped}, leftovers {report.leftovers}")
+
+    # --- used by assets and checks ---------------------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = load_catalog()
+        return self._catalog
+
+    @property
+    def environment(self) -> Environment:
+        with self._lock:
+            if self._env is None or self._env.torn_down:
+                self._env = Environment.create(self._platform, self._run_id,
+                                               ttl_seconds=self.ttl_hours * 3600,
+                                               keep_on_failure=self.keep_on_failure)
+            return self._env
+
+    def deploy(self, spec: ReleaseSpec) -> Deployment:
+        return self.environment.deploy(spec)
+
+    def deployed(self, release: str) -> bool:
+        return self._env is not None and release in self._env.deployments
+
+    def facts(self, release: str) -> Facts:
+        return self.environment.facts(release)
+
+    def job_result(self, spec: ReleaseSpec) -> JobResult:
+        """Each release's acceptance job runs once per run, whichever check asks first."""
+        with self._lock:
+            if spec.name in self._jobs:
+                return self._jobs[spec.name]
+        env = self.environment
+        deployment = env.deployments[spec.name]
+        if "master" in spec.components:
+            result = env.platform.submit(env, deployment, "sparkpi", ["10", probe_table(spec)],
+                                         self.job_timeout_seconds)
+        else:
+            result = connect_probe(spec.name, deployment.endpoints["connect"], probe_table(spec))
+        with self._lock:
+            self._jobs[spec.name] = result
+        return result
+
+    def mark_failed(self) -> None:
+        if self._env is not None:
+            self._env.mark_failed()
+
+    def teardown(self) -> TeardownReport | None:
+        if self._env is None:
+            return None
+        return self._env.teardown()
