@@ -6,17 +6,20 @@ from assets import releases
 from pipelines.jobs import coexistence_job
 from pipelines.schedules import nightly_coexistence
 from resources.environment import TestbedEnvironment
-from resources.platforms.base import load_catalog
+from resources.platforms.base import Catalog, load_catalog
 
-catalog = load_catalog()
-release_assets, release_checks = releases.build(catalog)
-coexistence = coexistence_job(catalog)
 
-defs = Definitions(
-    assets=release_assets,
-    asset_checks=release_checks,
-    jobs=[coexistence],
-    schedules=[nightly_coexistence(coexistence)],
-    # The platform (local | compose | kubernetes) comes from TESTBED_PLATFORM, default local.
-    resources={"testbed": TestbedEnvironment()},
-)
+def build_definitions(catalog: Catalog, testbed: TestbedEnvironment | None = None) -> Definitions:
+    release_assets, release_checks = releases.build(catalog)
+    coexistence = coexistence_job(catalog)
+    return Definitions(
+        assets=release_assets,
+        asset_checks=release_checks,
+        jobs=[coexistence],
+        schedules=[nightly_coexistence(coexistence)],
+        # The platform (local | compose | kubernetes) comes from TESTBED_PLATFORM, default local.
+        resources={"testbed": testbed or TestbedEnvironment()},
+    )
+
+
+defs = build_definitions(load_catalog())

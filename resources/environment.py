@@ -41,6 +41,15 @@ def probe_table(spec: ReleaseSpec) -> str:
     return f"testbed_probe_{spec.key}"
 
 
+def run_acceptance_job(env: Environment, spec: ReleaseSpec, timeout: float = 300.0) -> JobResult:
+    """The release's own end-to-end job: SparkPi via spark-submit to a master, or a Connect probe.
+    Both leave a probe table in the release's metastore and an application in its event log."""
+    deployment = env.deployments[spec.name]
+    if "master" in spec.components:
+        return env.platform.submit(env, deployment, "sparkpi", ["10", probe_table(spec)], timeout)
+    return connect_probe(spec.name, deployment.endpoints["connect"], probe_table(spec))
+
+
 class TestbedEnvironment(ConfigurableResource):
     """Deploys the run's releases on one platform and guarantees they are gone afterwards."""
 
@@ -109,13 +118,7 @@ class TestbedEnvironment(ConfigurableResource):
         with self._lock:
             if spec.name in self._jobs:
                 return self._jobs[spec.name]
-        env = self.environment
-        deployment = env.deployments[spec.name]
-        if "master" in spec.components:
-            result = env.platform.submit(env, deployment, "sparkpi", ["10", probe_table(spec)],
-                                         self.job_timeout_seconds)
-        else:
-            result = connect_probe(spec.name, deployment.endpoints["connect"], probe_table(spec))
+        result = run_acceptance_job(self.environment, spec, self.job_timeout_seconds)
         with self._lock:
             self._jobs[spec.name] = result
         return result

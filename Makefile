@@ -1,0 +1,34 @@
+# Testbed: `make demo` runs the nightly coexistence job locally, `make test` runs the tests.
+# Everything is installed by `make setup` (apt packages, the venv, both Spark releases) into
+# TESTBED_CACHE; a second run is a fast no-op.
+SHELL := /bin/bash
+export TESTBED_CACHE ?= $(HOME)/.cache/testbed
+export TESTBED_VENV ?= $(TESTBED_CACHE)/venv
+export DAGSTER_HOME ?= $(TESTBED_CACHE)/dagster
+BIN := $(TESTBED_VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test ui sweep bench clean
+
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/testbed run coexistence
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+ui: setup
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml
+
+sweep: setup
+	$(BIN)/testbed sweep
+
+bench: setup
+	$(BIN)/python benchmarks/coexistence.py
+
+clean:
+	rm -rf $(TESTBED_VENV)

@@ -1,0 +1,112 @@
+"""Bad input is refused before anything starts, with a message naming the field and the fix."""
+
+import os
+import socket
+
+import pytest
+import yaml
+
+from resources.platforms.base import Catalog, ConfigError, Environment, ReleaseSpec, load_catalog
+from resources.platforms.local import LocalPlatform
+
+
+def spec(**changes) -> ReleaseSpec:
+    base = load_catalog().get("spark-3.5").model_dump()
+    return ReleaseSpec(**{**base, **changes})
+
+
+def test_unknown_release_names_the_catalog():
+    with pytest.raises(ConfigError, match=r"unknown release 'spark-9.9': the catalog has spark-3.5, spark-4.1"):
+        load_catalog().get("spark-9.9")
+
+
+def test_unknown_version_says_how_to_add_it():
+    with pytest.raises(ConfigError, match=r"has no version '3.5.8'.*add an entry there and run `make setup`"):
+        load_catalog().with_version("spark-3.5", "3.5.8")
+
+
+def test_catalog_refuses_a_shared_metastore_database(tmp_path):
+    doc = yaml.safe_load(open("resources/catalog.yaml"))
+    doc["releases"][1]["metastore_db"] = doc["releases"][0]["metastore_db"]
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ConfigError, match=r"share metastore_db='metastore_spark35': give each release its own"):
+        load_catalog(path)
+
+
+@pytest.mark.parametrize("changes, says", [
+    ({"components": ("metastore", "worker")}, "a worker needs a master"),
+    ({"components": ("history", "master")}, "needs its own 'metastore'"),
+    ({"event_log_prefix": "/abs/events"}, "must be a relative path"),
+    ({"version": "3.5"}, "version"),
+    ({"metastore_db": "Metastore-35"}, "metastore_db"),
+])
+def test_release_spec_validation(changes, says):
+    with pytest.raises(ValueError, match=says):
+        spec(**changes)
+
+
+def test_missing_spark_install_says_make_setup(state_dir):
+    platform = LocalPlatform(state_dir)
+    with pytest.raises(ConfigError, match=r"Spark 9.9.9 for release spark-3.5 is not installed .*run `make setup`"):
+        platform.preflight([spec(version="9.9.9")])
+    assert not list((state_dir / "envs").glob("env-*"))
+
+
+def test_port_already_taken(state_dir, releases_installed):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ConfigError, match=rf"port {port} \(ports.master.rpc\) is already taken"):
+            LocalPlatform(state_dir).preflight([spec(ports={"master.rpc": port})])
+
+
+def test_port_for_unknown_component_role(state_dir, releases_installed):
+    with pytest.raises(ConfigError, match=r"ports.connect.grpc names no port of its components"):
+        LocalPlatform(state_dir).preflight([spec(ports={"connect.grpc": 15002})])
+
+
+def test_unwritable_state_dir(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a dir")
+    with pytest.raises(ConfigError, match=r"is not writable.*set TESTBED_STATE_DIR"):
+        LocalPlatform(blocked / "state").preflight([])
+
+
+def test_missing_java(state_dir, monkeypatch):
+    monkeypatch.setenv("JAVA_HOME", "/nonexistent/jdk")
+    with pytest.raises(ConfigError, match=r"JAVA_HOME=/nonexistent/jdk has no bin/java"):
+        LocalPlatform(state_dir).preflight([])
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="only root runs PostgreSQL as the postgres user")
+def test_state_dir_unreachable_by_postgres(tmp_path):
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    with pytest.raises(ConfigError, match=r"not searchable by the postgres user"):
+        LocalPlatform(private / "state").preflight([])
+
+
+def test_deploy_of_bad_spec_starts_nothing(state_dir):
+    platform = LocalPlatform(state_dir)
+    env = Environment.create(platform, run_id="bad-input")
+    with pytest.raises(ConfigError):
+        env.deploy(spec(version="9.9.9"))
+    assert "postgres" not in env.runtime and env.state.handles == []
+    assert env.teardown().leftovers == []
+    assert not env.path.exists()
+
+
+def test_unknown_platform():
+    from resources.environment import make_platform
+
+    with pytest.raises(ConfigError, match=r"platform 'nomad' is not available.*TESTBED_PLATFORM=local"):
+        make_platform("nomad", "/tmp", 60, 10)
+
+
+def test_catalog_model_is_frozen():
+    catalog = load_catalog()
+    assert isinstance(catalog, Catalog)
+    with pytest.raises(ValueError):
+        catalog.releases[0].version = "1.0.0"

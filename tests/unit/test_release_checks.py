@@ -1,0 +1,161 @@
+"""Every check passes on isolated facts and FAILS, with a message saying what, on conflicting ones."""
+
+import pytest
+
+from assets import release_checks as checks
+from resources.platforms.base import ComponentFacts, Facts, HistoryApp, JobResult, TeardownReport
+
+
+def component(release, kind, ports, root="/envs/e1", ready=True):
+    return ComponentFacts(release=release, kind=kind, name=f"{release}-{kind}", ports=ports,
+                          data_dir=f"{root}/{release}/{kind}/work",
+                          conf_dir=f"{root}/{release}/{kind}/conf", pid=100, ready=ready,
+                          probe="ok" if ready else "connection refused")
+
+
+def facts35(**changes) -> Facts:
+    base = dict(
+        release="spark-3.5", version="3.5.7",
+        components=[component("spark-3.5", "metastore", {"thrift": 9083}),
+                    component("spark-3.5", "master", {"rpc": 7077, "ui": 8080})],
+        metastore_uri="thrift://127.0.0.1:9083", metastore_db="metastore_spark35",
+        metastore_tables=["default.testbed_probe_spark_3_5"],
+        event_log_dir="/envs/e1/spark-logs/3.5/events",
+        history_log_dir="/envs/e1/spark-logs/3.5/events",
+        history_apps=[HistoryApp(id="app-1", name="testbed-sparkpi", spark_version="3.5.7")])
+    return Facts(**{**base, **changes})
+
+
+def facts41(**changes) -> Facts:
+    base = dict(
+        release="spark-4.1", version="4.1.0",
+        components=[component("spark-4.1", "metastore", {"thrift": 9084}),
+                    component("spark-4.1", "connect", {"grpc": 15002, "ui": 4040})],
+        metastore_uri="thrift://127.0.0.1:9084", metastore_db="metastore_spark41",
+        metastore_tables=["default.testbed_probe_spark_4_1"],
+        event_log_dir="/envs/e1/spark-logs/4.1/events",
+        history_log_dir="/envs/e1/spark-logs/4.1/events",
+        history_apps=[HistoryApp(id="local-1", name="connect", spark_version="4.1.0")])
+    return Facts(**{**base, **changes})
+
+
+PROBES = {"spark-3.5": "default.testbed_probe_spark_3_5", "spark-4.1": "default.testbed_probe_spark_4_1"}
+
+
+def test_isolated_facts_pass_every_check():
+    both = [facts35(), facts41()]
+    for verdict in (checks.metastore_isolated(both, PROBES), checks.history_isolated(both),
+                    checks.services_isolated(both), checks.release_ready(both[0])):
+        assert verdict.passed, verdict.message
+
+
+def test_shared_metastore_database_fails():
+    shared = ["default.testbed_probe_spark_3_5", "default.testbed_probe_spark_4_1"]
+    both = [facts35(metastore_tables=shared),
+            facts41(metastore_db="metastore_spark35", metastore_tables=shared)]
+    verdict = checks.metastore_isolated(both, PROBES)
+    assert not verdict.passed
+    assert "spark-3.5 and spark-4.1 share metastore database 'metastore_spark35'" in verdict.message
+    assert "spark-4.1's table default.testbed_probe_spark_4_1 appears in spark-3.5's" in verdict.message
+
+
+def test_table_missing_from_own_metastore_fails():
+    verdict = checks.metastore_isolated([facts35(metastore_tables=[]), facts41()], PROBES)
+    assert not verdict.passed
+    assert "table default.testbed_probe_spark_3_5 is missing from its own database" in verdict.message
+
+
+def test_shared_metastore_service_fails():
+    verdict = checks.metastore_isolated(
+        [facts35(), facts41(metastore_uri="thrift://127.0.0.1:9083")], PROBES)
+    assert not verdict.passed and "share metastore service thrift://127.0.0.1:9083" in verdict.message
+
+
+def test_shared_event_log_dir_fails():
+    shared = "/envs/e1/spark-logs/3.5/events"
+    apps = [HistoryApp(id="app-1", name="pi", spark_version="3.5.7"),
+            HistoryApp(id="local-1", name="connect", spark_version="4.1.0")]
+    both = [facts35(history_apps=apps),
+            facts41(event_log_dir=shared, history_log_dir=shared, history_apps=apps)]
+    verdict = checks.history_isolated(both)
+    assert not verdict.passed
+    assert "write event logs to overlapping prefixes" in verdict.message
+    assert "spark-3.5 History Server (Spark 3.5.7) lists foreign applications: local-1" in verdict.message
+
+
+def test_nested_event_log_prefix_fails():
+    verdict = checks.history_isolated(
+        [facts35(event_log_dir="/envs/e1/spark-logs", history_log_dir="/envs/e1/spark-logs"),
+         facts41()])
+    assert not verdict.passed and "overlapping prefixes" in verdict.message
+
+
+def test_history_server_reading_another_dir_fails():
+    verdict = checks.history_isolated([facts35(history_log_dir="/elsewhere"), facts41()])
+    assert not verdict.passed
+    assert "History Server reads /elsewhere but the release writes to" in verdict.message
+
+
+def test_history_server_without_applications_fails():
+    verdict = checks.history_isolated([facts35(history_apps=[]), facts41()])
+    assert not verdict.passed and "lists no application" in verdict.message
+
+
+@pytest.mark.parametrize("what", ["name", "port", "data dir", "conf dir"])
+def test_shared_service_attribute_fails(what):
+    other = component("spark-4.1", "metastore", {"thrift": 9084})
+    mine = component("spark-3.5", "metastore", {"thrift": 9083})
+    if what == "name":
+        other = other.model_copy(update={"name": mine.name})
+    elif what == "port":
+        other = other.model_copy(update={"ports": {"thrift": 9083}})
+    elif what == "data dir":
+        other = other.model_copy(update={"data_dir": mine.data_dir})
+    else:
+        other = other.model_copy(update={"conf_dir": mine.conf_dir})
+    verdict = checks.services_isolated([facts35(components=[mine]), facts41(components=[other])])
+    assert not verdict.passed
+    assert f"spark-3.5/metastore and spark-4.1/metastore share {what}" in verdict.message
+
+
+def test_component_not_ready_fails():
+    f = facts35(components=[component("spark-3.5", "master", {"rpc": 7077}, ready=False)])
+    verdict = checks.release_ready(f)
+    assert not verdict.passed
+    assert "spark-3.5-master (connection refused)" in verdict.message
+
+
+def job(returncode=0, output="", values=None, error=""):
+    return JobResult(release="r", job="j", returncode=returncode, seconds=1.0, output=output,
+                     error=error, values=values or {})
+
+
+def test_sparkpi_passes_close_to_pi():
+    assert checks.sparkpi_completes(job(output="Pi is roughly 3.141632\n")).passed
+
+
+@pytest.mark.parametrize("result, says", [
+    (job(output="Pi is roughly 3.20\n"), "off by 0.0584"),
+    (job(output="nothing useful"), "printed no 'Pi is roughly' line"),
+    (job(returncode=1, output="Pi is roughly 3.1416", error="Lost executor"), "exited 1: Lost executor"),
+])
+def test_sparkpi_fails(result, says):
+    verdict = checks.sparkpi_completes(result)
+    assert not verdict.passed and says in verdict.message
+
+
+def test_connect_job_checks_every_answer():
+    good = {"sql_answer": 42, "range_sum": 500500, "range_count": 1000}
+    assert checks.connect_job_completes(job(values=good)).passed
+    verdict = checks.connect_job_completes(job(values={**good, "range_sum": 500499}))
+    assert not verdict.passed and "range_sum = 500499, expected 500500" in verdict.message
+    failed = checks.connect_job_completes(job(returncode=1, error="UNAVAILABLE: connection refused"))
+    assert not failed.passed and "UNAVAILABLE: connection refused" in failed.message
+
+
+def test_nothing_left_fails_on_leftovers():
+    clean = TeardownReport(env_id="env-1", stopped=["a", "b"], leftovers=[])
+    assert checks.nothing_left(clean).passed
+    dirty = TeardownReport(env_id="env-1", stopped=["a"], leftovers=["port 7077 (spark-3.5 master.rpc)"])
+    verdict = checks.nothing_left(dirty)
+    assert not verdict.passed and "still there after teardown: port 7077" in verdict.message

@@ -1,0 +1,57 @@
+"""The reaper removes environments whose owner is gone or whose TTL expired, and nothing else."""
+
+import subprocess
+import sys
+import time
+
+import psutil
+
+from resources.platforms.base import EnvironmentState
+from resources.platforms.local import LocalPlatform
+
+
+def make_state(platform, run_id, owner_pid=None, created=None, ttl=3600, handles=()):
+    state = EnvironmentState.new("local", platform.state_dir, run_id, ttl, False)
+    if owner_pid is not None:
+        state.owner_pid = owner_pid
+        state.owner_pid_started = psutil.Process(owner_pid).create_time() if psutil.pid_exists(owner_pid) else 1.0
+    if created is not None:
+        state.created = created
+    state.handles = list(handles)
+    state.save()
+    (state.path / "spark-3.5").mkdir()
+    return state
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_sweep_removes_orphaned_and_expired_keeps_live(state_dir):
+    platform = LocalPlatform(state_dir)
+    live = make_state(platform, "live")
+    orphan = make_state(platform, "orphan", owner_pid=dead_pid())
+    expired = make_state(platform, "expired", created=time.time() - 7200, ttl=3600)
+    removed = platform.sweep()
+    assert live.path.exists()
+    assert not orphan.path.exists() and not expired.path.exists()
+    assert any(orphan.env_id in line and "is gone" in line for line in removed)
+    assert any(expired.env_id in line and "TTL 3600s expired" in line for line in removed)
+
+
+def test_sweep_stops_the_processes_an_orphaned_environment_left(state_dir):
+    platform = LocalPlatform(state_dir)
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"],
+                              start_new_session=True)
+    try:
+        handle = {"release": "spark-3.5", "name": "spark-3.5-master", "pid": server.pid,
+                  "create_time": psutil.Process(server.pid).create_time()}
+        orphan = make_state(platform, "orphan", owner_pid=dead_pid(), handles=[handle])
+        platform.sweep()
+        assert server.wait(timeout=15) is not None
+        assert not orphan.path.exists()
+    finally:
+        server.kill()
+        server.wait()
