@@ -18,6 +18,7 @@ def _instance():
 
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").touch()  # the defaults (sqlite under DAGSTER_HOME) are what we want
     os.environ["DAGSTER_HOME"] = str(home)
     return DagsterInstance.get()
 

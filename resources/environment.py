@@ -72,8 +72,8 @@ class TestbedEnvironment(ConfigurableResource):
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        if context.run_id:
-            self._run_id = context.run_id
+        if context.run is not None:
+            self._run_id = context.run.run_id
         self._catalog = load_catalog()
         self._platform = make_platform(self.platform, self.state_dir, self.ready_timeout_seconds,
                                        self.stop_grace_seconds)

@@ -23,10 +23,12 @@ class LeakWatch:
     def __init__(self, state_dir: Path):
         self.state_dir = state_dir
         self.ports = _listening()
+        self.children = {p.pid for p in psutil.Process().children(recursive=True)}
 
     def leaks(self) -> list[str]:
         found = [f"process {p.pid} {' '.join(p.cmdline()[:3])}"
-                 for p in psutil.Process().children(recursive=True) if _alive(p)]
+                 for p in psutil.Process().children(recursive=True)
+                 if p.pid not in self.children and _alive(p)]
         found += [f"listening {ip}:{port}" for ip, port in _listening() - self.ports]
         envs = self.state_dir / "envs"
         found += [f"env dir {d}" for d in envs.glob("env-*")] if envs.exists() else []

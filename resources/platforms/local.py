@@ -36,6 +36,7 @@ from resources.platforms.base import (
 from resources.postgres import PostgresServer, find_postgres_bin
 from resources.probes import HttpJson, LogContains, TcpOpen, all_of
 from resources.processes import (
+    ComponentStartError,
     ManagedProcess,
     ProcessSpec,
     child_env,
@@ -241,8 +242,8 @@ class LocalPlatform(Platform):
                 except Exception as exc:  # collect all: one message names every failed component
                     errors.append(exc)
             if errors:
-                raise errors[0] if len(errors) == 1 else RuntimeError(
-                    "; ".join(str(error) for error in errors))
+                raise errors[0] if len(errors) == 1 else ComponentStartError(
+                    "\n".join(str(error) for error in errors))
 
         endpoints = {"metastore": metastore_uri, "metastore_db": spec.metastore_db,
                      "metastore_jdbc": jdbc_url,

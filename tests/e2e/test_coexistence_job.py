@@ -1,0 +1,100 @@
+"""The coexistence job in-process against real releases, through the Dagster instance.
+
+A passing run (through `testbed run`, so the CLI and the instance in DAGSTER_HOME are exercised), a
+run where a check fails, and a run where deploy raises midway: after each, no process, listening port
+or environment dir of that run is left.
+"""
+
+import time
+
+import pytest
+from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
+
+from pipelines import cli
+from pipelines.definitions import build_definitions
+from resources.platforms.base import Catalog
+from tests.conftest import LeakWatch
+
+pytestmark = [pytest.mark.spark, pytest.mark.e2e]
+
+EXPECTED_CHECKS = 11  # 2 release_ready, sparkpi, connect, 3 isolation x 2 releases, nothing_left
+
+
+def test_coexistence_run_passes_every_check_and_leaves_nothing(state_dir, tmp_path, monkeypatch,
+                                                               capsys, releases_installed):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    watch = LeakWatch(state_dir)
+    assert cli.main(["run", "coexistence"]) == 0
+    table = capsys.readouterr().out
+    rows = [line for line in table.splitlines() if line.startswith(("PASS", "FAIL", "WARN"))]
+    assert len(rows) == EXPECTED_CHECKS, table
+    assert all(row.startswith("PASS") for row in rows), table
+    assert "succeeded" in table
+    # The run and its check evaluations are in the instance the UI reads.
+    instance = DagsterInstance.get()
+    run = instance.get_runs()[0]
+    assert run.job_name == "coexistence" and run.is_success
+    records = instance.get_records_for_run(
+        run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
+    assert len(records) == EXPECTED_CHECKS
+    assert watch.leaks() == []
+
+
+def sabotaged_catalog(catalog, **override_41) -> Catalog:
+    # model_construct skips the catalog's own refusal of shared databases: this is the sabotage.
+    return Catalog.model_construct(releases=(
+        catalog.get("spark-3.5"), catalog.get("spark-4.1").model_copy(update=override_41)))
+
+
+def run_job(defs, state_dir, **config):
+    return defs.resolve_job_def("coexistence").execute_in_process(
+        instance=DagsterInstance.ephemeral(), raise_on_error=False,
+        run_config={"resources": {"testbed": {"config": {"state_dir": str(state_dir), **config}}}})
+
+
+def test_failing_check_fails_the_run_and_teardown_still_happens(state_dir, catalog,
+                                                                releases_installed):
+    watch = LeakWatch(state_dir)
+    result = run_job(build_definitions(sabotaged_catalog(catalog, metastore_db="metastore_spark35")),
+                     state_dir)
+    assert not result.success
+    failed = {(e.asset_key.to_user_string(), e.check_name): e
+              for e in result.get_asset_check_evaluations() if not e.passed}
+    assert set(failed) == {("spark_3_5/release", "metastore_isolated"),
+                           ("spark_4_1/release", "metastore_isolated")}
+    evaluation = failed[("spark_3_5/release", "metastore_isolated")]
+    assert evaluation.severity == AssetCheckSeverity.ERROR
+    assert "share metastore database 'metastore_spark35'" in evaluation.description
+    # The blocking failure skipped the teardown step; the resource layer tore down anyway.
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "coexistence/teardown" not in materialized
+    assert watch.leaks() == []
+
+
+def test_keep_on_failure_keeps_files_only_and_the_reaper_removes_them(state_dir, catalog,
+                                                                      releases_installed):
+    from resources.environment import make_platform
+
+    watch = LeakWatch(state_dir)
+    result = run_job(build_definitions(sabotaged_catalog(
+        catalog, event_log_prefix="spark-logs/3.5/events")), state_dir, keep_on_failure=True)
+    assert not result.success
+    kept = list((state_dir / "envs").glob("env-*"))
+    assert len(kept) == 1 and (kept[0] / "spark-3.5" / "master" / "logs").is_dir()
+    # Files kept for debugging, but nothing runs or listens.
+    assert [leak for leak in watch.leaks() if not leak.startswith("env dir")] == []
+    platform = make_platform("local", str(state_dir), 60, 10)
+    assert platform.sweep() == []  # owner alive, TTL not reached: still the owner's
+    removed = platform.sweep(now=time.time() + 5 * 3600)
+    assert len(removed) == 1 and "TTL" in removed[0]
+    assert watch.leaks() == []
+
+
+def test_deploy_that_raises_midway_leaves_nothing(state_dir, catalog, releases_installed):
+    watch = LeakWatch(state_dir)
+    # 3 s is enough for PostgreSQL, not for a metastore: the deploy fails after starting things.
+    result = run_job(build_definitions(catalog), state_dir, ready_timeout_seconds=3)
+    assert not result.success
+    failures = [e for e in result.all_events if e.is_step_failure]
+    assert failures and "was not ready within 3s" in failures[0].step_failure_data.error.to_string()
+    assert watch.leaks() == []

@@ -1,0 +1,85 @@
+"""Both releases up side by side as real processes; every check passes on what they report, and a
+sabotaged environment (shared metastore database, shared event-log dir) makes the isolation checks
+fail. Needs Java 17, PostgreSQL and the two Spark releases (make setup installs them)."""
+
+import httpx
+import pytest
+
+from assets import release_checks as checks
+from resources.environment import make_platform, probe_table, run_acceptance_job
+from resources.platforms.base import Environment
+from tests.conftest import LeakWatch
+
+pytestmark = pytest.mark.spark
+
+
+def probes(catalog):
+    return {spec.name: f"default.{probe_table(spec)}" for spec in catalog.releases}
+
+
+def test_every_component_of_both_releases_is_ready(coexisting, catalog):
+    env, _jobs = coexisting
+    for spec in catalog.releases:
+        verdict = checks.release_ready(env.facts(spec.name))
+        assert verdict.passed, verdict.message
+    master_ui = env.deployments["spark-3.5"].endpoints["master_ui"]
+    assert httpx.get(f"{master_ui}/json/").json()["aliveworkers"] == 1
+
+
+def test_sparkpi_on_3_5_and_connect_job_on_4_1_complete(coexisting):
+    _env, jobs = coexisting
+    pi = checks.sparkpi_completes(jobs["spark-3.5"])
+    assert pi.passed, pi.message
+    connect = checks.connect_job_completes(jobs["spark-4.1"])
+    assert connect.passed, connect.message
+    assert jobs["spark-4.1"].values["server_version"] == "4.1.0"
+
+
+def test_isolation_checks_pass_on_the_real_environment(coexisting, catalog):
+    env, _jobs = coexisting
+    facts = [env.facts(spec.name) for spec in catalog.releases]
+    for verdict in (checks.metastore_isolated(facts, probes(catalog)),
+                    checks.history_isolated(facts), checks.services_isolated(facts)):
+        assert verdict.passed, verdict.message
+    by_release = {f.release: f for f in facts}
+    assert by_release["spark-3.5"].metastore_db == "metastore_spark35"
+    assert by_release["spark-4.1"].metastore_db == "metastore_spark41"
+    assert by_release["spark-3.5"].event_log_dir.endswith("spark-logs/3.5/events")
+    assert {a.spark_version for a in by_release["spark-4.1"].history_apps} == {"4.1.0"}
+
+
+def sabotaged_run(state_dir, catalog, **override_41):
+    """Deploy both releases with spark-4.1 changed as given, run both jobs, return facts."""
+    watch = LeakWatch(state_dir)
+    env = Environment.create(make_platform("local", str(state_dir), 60, 10), run_id="sabotage")
+    specs = [catalog.get("spark-3.5"), catalog.get("spark-4.1").model_copy(update=override_41)]
+    try:
+        for spec in specs:  # one after the other: a shared schema must be created once
+            env.deploy(spec)
+        for spec in specs:
+            result = run_acceptance_job(env, spec)
+            assert result.returncode == 0, result.error
+        return [env.facts(spec.name) for spec in specs]
+    finally:
+        assert env.teardown().leftovers == []
+        assert watch.leaks() == []
+
+
+def test_shared_metastore_database_fails_metastore_isolated(state_dir, catalog, releases_installed):
+    facts = sabotaged_run(state_dir, catalog, metastore_db="metastore_spark35")
+    verdict = checks.metastore_isolated(facts, probes(catalog))
+    assert not verdict.passed
+    assert "spark-3.5 and spark-4.1 share metastore database 'metastore_spark35'" in verdict.message
+    # Read back from PostgreSQL: 4.1's table really landed in 3.5's database.
+    assert "spark-4.1's table default.testbed_probe_spark_4_1 appears in spark-3.5's database" \
+        in verdict.message
+    assert checks.history_isolated(facts).passed
+
+
+def test_shared_event_log_dir_fails_history_isolated(state_dir, catalog, releases_installed):
+    facts = sabotaged_run(state_dir, catalog, event_log_prefix="spark-logs/3.5/events")
+    verdict = checks.history_isolated(facts)
+    assert not verdict.passed
+    assert "write event logs to overlapping prefixes" in verdict.message
+    assert "spark-3.5 History Server (Spark 3.5.7) lists foreign applications" in verdict.message
+    assert checks.metastore_isolated(facts, probes(catalog)).passed
