@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${TESTBED_CACHE:-$HOME/.cache/testbed}
 venv=${TESTBED_VENV:-$cache/venv}
 python=${PYTHON:-python3}
-apt_packages=(postgresql libpostgresql-jdbc-java procps)
+apt_packages=(postgresql libpostgresql-jdbc-java)
 
 log() { printf 'setup: %s\n' "$*"; }
 
