@@ -14,9 +14,15 @@ from resources.platforms.base import load_catalog
 from resources.settings import cache_dir, spark_home
 
 
-def _pip(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
-                   check=True)
+class InstallError(RuntimeError):
+    pass
+
+
+def _pip(*args: str, what: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise InstallError(f"{what} failed:\n{done.stderr.strip()[-1500:]}")
 
 
 def install_spark(version: str) -> Path:
@@ -27,14 +33,16 @@ def install_spark(version: str) -> Path:
     wheels.mkdir(parents=True, exist_ok=True)
     if not list(wheels.glob(f"pyspark-{version}-*.whl")):
         print(f"setup: building the pyspark {version} wheel (PyPI has only the sdist)", flush=True)
-        _pip("wheel", "--no-deps", "-w", str(wheels), f"pyspark=={version}")
+        _pip("wheel", "--no-deps", "-w", str(wheels), f"pyspark=={version}",
+             what=f"building pyspark=={version} (is {version} a released Spark version? "
+                  f"fix `version` in resources/catalog.yaml)")
     target = home.parent
     staging = target.with_name(f".{version}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     started = time.monotonic()
     # py4j comes along as pyspark's only dependency, at the version that release wants.
     _pip("install", "--target", str(staging), "--find-links", str(wheels), "--no-compile",
-         f"pyspark=={version}")
+         f"pyspark=={version}", what=f"installing Spark {version} into {staging}")
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)  # a half-done install never looks installed
     for script in (home / "bin").iterdir():
@@ -46,8 +54,11 @@ def install_spark(version: str) -> Path:
 
 def main() -> None:
     catalog = load_catalog()
-    for spec in catalog.releases:
-        install_spark(spec.version)
+    try:
+        for spec in catalog.releases:
+            install_spark(spec.version)
+    except InstallError as exc:
+        sys.exit(f"setup: {exc}")
     print(f"setup: ready ({', '.join(f'{s.name} {s.version}' for s in catalog.releases)}; "
           f"cache {cache_dir()})")
 

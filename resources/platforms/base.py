@@ -96,16 +96,6 @@ class Catalog(BaseModel):
         known = ", ".join(spec.name for spec in self.releases)
         raise ConfigError(f"unknown release {name!r}: the catalog has {known}")
 
-    def with_version(self, name: str, version: str) -> ReleaseSpec:
-        """A release at another version; the version must be one the catalog knows for that line."""
-        spec = self.get(name)
-        if version != spec.version:
-            raise ConfigError(
-                f"release {name!r} has no version {version!r} in {CATALOG_FILE.name} "
-                f"(it has {spec.version}); add an entry there and run `make setup`"
-            )
-        return spec
-
 
 def load_catalog(path: Path = CATALOG_FILE) -> Catalog:
     try:

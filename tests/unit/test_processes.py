@@ -27,13 +27,15 @@ def test_child_that_exits_fails_fast_with_its_last_log_lines(tmp_path, code):
 
 
 def test_timeout_names_the_probe_and_kills_the_child(tmp_path):
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
     with pytest.raises(ComponentStartError) as err:
         start(spec(tmp_path, "import time; print('still booting', flush=True); time.sleep(60)"),
               TcpOpen("127.0.0.1", 1), timeout=1.5)
     message = str(err.value)
     assert "was not ready within 2s (waited for: tcp 127.0.0.1:1 accepts connections)" in message
     assert "still booting" in message
-    assert not [p for p in psutil.Process().children(recursive=True) if p.status() != "zombie"]
+    assert not [p for p in psutil.Process().children(recursive=True)
+                if p.pid not in before and p.status() != "zombie"]
 
 
 def test_stop_takes_the_whole_group_and_is_idempotent(tmp_path):
