@@ -55,7 +55,10 @@ def run(job_name: str, keep_on_failure: bool) -> int:
     instance = _instance()
     result = defs.resolve_job_def(job_name).execute_in_process(
         instance=instance, raise_on_error=False,
-        run_config={"resources": {"testbed": {"config": {"keep_on_failure": keep_on_failure}}}})
+        run_config={"resources": {"testbed": {"config": {"keep_on_failure": keep_on_failure}}},
+                    # Step-level DEBUG events stay in the instance (and the UI); the terminal
+                    # gets progress and the table.
+                    "loggers": {"console": {"config": {"log_level": "INFO"}}}})
     table, failed = check_table(result.get_asset_check_evaluations())
     print(table)
     failures = [e for e in result.all_events if e.is_step_failure]
