@@ -18,10 +18,10 @@ import psycopg
 from psycopg import sql
 
 from resources.platforms.base import ConfigError
+from resources.ports import HOST, free_port
 from resources.probes import Probe
-from resources.processes import ManagedProcess, ProcessSpec, start
+from resources.processes import ManagedProcess, ProcessSpec, as_user, start
 
-HOST = "127.0.0.1"
 SUPERUSER = "postgres"
 
 
@@ -49,19 +49,11 @@ class SqlAnswers(Probe):
         return "PostgreSQL answers SELECT 1"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
 class PostgresServer:
     def __init__(self, root: Path, ready_timeout: float = 60.0):
         self.root = root
         self.ready_timeout = ready_timeout
-        self.port = _free_port()
+        self.port = free_port()
         self.password = secrets.token_urlsafe(18)
         self.credentials: dict[str, tuple[str, str]] = {}
         self.lock = threading.Lock()
@@ -84,13 +76,11 @@ class PostgresServer:
             user = pwd.getpwnam(SUPERUSER)
             for path in (self.root, logs, pwfile):
                 os.chown(path, user.pw_uid, user.pw_gid)
-        prefix = ["setpriv", f"--reuid={SUPERUSER}", f"--regid={SUPERUSER}", "--init-groups",
-                  "--"] if as_root else []
-        result = subprocess.run(
-            [*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "-E", "UTF8",
-             "--locale=C", "--auth-host=scram-sha-256", "--auth-local=peer",
-             f"--pwfile={pwfile}"],
-            capture_output=True, text=True, cwd=self.root)
+        initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "-E", "UTF8",
+                  "--locale=C", "--auth-host=scram-sha-256", "--auth-local=peer",
+                  f"--pwfile={pwfile}"]
+        result = subprocess.run(as_user(SUPERUSER, initdb), capture_output=True, text=True,
+                                cwd=self.root)
         pwfile.unlink()
         if result.returncode != 0:
             raise RuntimeError(f"initdb failed in {data}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
@@ -100,7 +90,7 @@ class PostgresServer:
                 "-c", "shared_buffers=32MB", "-c", "max_connections=60"]
         # SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for the metastores' sessions.
         return start(ProcessSpec(name="postgres", argv=argv, log_file=logs / "postgres.log",
-                                 cwd=self.root, user=SUPERUSER if as_root else None,
+                                 cwd=self.root, user=SUPERUSER,
                                  stop_signal=signal.SIGINT),
                      SqlAnswers(self.dsn()), timeout=self.ready_timeout)
 

@@ -108,9 +108,12 @@ class ManagedProcess:
             pass  # a JVM answers SIGTERM with 143: it stopped, which is all we asked
 
 
-def _drop_to(user: str) -> list[str]:
-    """setpriv execs in place, so the pid we hold is the server itself, not a wrapper."""
-    return ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--"]
+def as_user(user: str | None, argv: list[str]) -> list[str]:
+    """argv run as `user` when we are root (PostgreSQL refuses root); unchanged otherwise.
+    setpriv execs in place, so the pid we hold is the server itself, not a wrapper."""
+    if not user or os.getuid() != 0 or pwd.getpwuid(0).pw_name == user:
+        return list(argv)
+    return ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--", *argv]
 
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:
@@ -121,9 +124,7 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
 
 def start(spec: ProcessSpec, probe: Probe, timeout: float = 60.0) -> ManagedProcess:
     spec.log_file.parent.mkdir(parents=True, exist_ok=True)
-    argv = list(spec.argv)
-    if spec.user and os.getuid() == 0 and pwd.getpwuid(0).pw_name != spec.user:
-        argv = _drop_to(spec.user) + argv
+    argv = as_user(spec.user, spec.argv)
     log = open(spec.log_file, "ab")
     executor = _ProbedExecutor(
         argv,

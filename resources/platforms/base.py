@@ -40,9 +40,10 @@ class ReleaseSpec(BaseModel):
     event_log_prefix: str = Field(pattern=r"^[A-Za-z0-9._/-]+$")
     # Fixed ports per component role ("master.rpc": 7077); unset roles get a free port.
     ports: dict[str, int] = Field(default_factory=dict)
-    worker_memory: str = "1g"
-    daemon_memory: str = "512m"
-    driver_memory: str = "512m"
+    # JVM sizes (sized for a 2-core box): a number with m or g, as Spark takes them.
+    worker_memory: str = Field("1g", pattern=r"^\d+[mg]$")
+    daemon_memory: str = Field("512m", pattern=r"^\d+[mg]$")
+    driver_memory: str = Field("512m", pattern=r"^\d+[mg]$")
 
     @field_validator("components")
     @classmethod

@@ -11,7 +11,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +32,7 @@ from resources.platforms.base import (
     Platform,
     ReleaseSpec,
 )
+from resources.ports import HOST, free_port, port_taken
 from resources.postgres import PostgresServer, find_postgres_bin
 from resources.probes import HttpJson, LogContains, TcpOpen, all_of
 from resources.processes import (
@@ -46,7 +46,6 @@ from resources.processes import (
 )
 from resources.settings import job_python, spark_home
 
-HOST = "127.0.0.1"
 JDBC_JAR = Path("/usr/share/java/postgresql.jar")
 JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs"
 
@@ -58,22 +57,6 @@ PORT_ROLES = {
     "worker": ("rpc", "ui"),
     "connect": ("grpc", "ui"),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def port_taken(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-            return False
-        except OSError:
-            return True
 
 
 def java_home() -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from resources.platforms.local import free_port
+from resources.ports import free_port
 from resources.probes import HttpJson
 from resources.processes import ProcessSpec, start
 

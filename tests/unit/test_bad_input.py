@@ -35,6 +35,7 @@ def test_catalog_refuses_a_shared_metastore_database(tmp_path):
     ({"event_log_prefix": "/abs/events"}, "must be a relative path"),
     ({"version": "3.5"}, "version"),
     ({"metastore_db": "Metastore-35"}, "metastore_db"),
+    ({"worker_memory": "1 GB"}, "worker_memory"),
 ])
 def test_release_spec_validation(changes, says):
     with pytest.raises(ValueError, match=says):
