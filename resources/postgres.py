@@ -25,12 +25,12 @@ from resources.processes import ManagedProcess, ProcessSpec, as_user, start
 SUPERUSER = "postgres"
 
 
-def find_postgres_bin() -> Path:
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+def find_postgres_bin(root: Path = Path("/usr/lib/postgresql")) -> Path:
+    candidates = sorted(root.glob("*/bin/postgres"),
                         key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
     if not candidates:
-        raise ConfigError("PostgreSQL server binaries (/usr/lib/postgresql/*/bin/postgres, initdb) "
-                          "are missing: apt-get install postgresql (make setup does it)")
+        raise ConfigError(f"PostgreSQL server binaries ({root}/*/bin/postgres, initdb) are "
+                          f"missing: apt-get install postgresql (make setup does it)")
     return candidates[-1].parent
 
 

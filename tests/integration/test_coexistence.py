@@ -62,6 +62,8 @@ def sabotaged_run(state_dir, catalog, **override_41):
         return [env.facts(spec.name) for spec in specs]
     finally:
         assert env.teardown().leftovers == []
+        again = env.teardown()  # idempotent: nothing to stop, nothing left
+        assert (again.stopped, again.leftovers) == ([], [])
         assert watch.leaks() == []
 
 

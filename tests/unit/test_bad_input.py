@@ -106,3 +106,11 @@ def test_catalog_model_is_frozen():
     assert isinstance(catalog, Catalog)
     with pytest.raises(ValueError):
         catalog.releases[0].version = "1.0.0"
+
+
+def test_missing_postgresql_names_the_package(tmp_path):
+    from resources.postgres import find_postgres_bin
+
+    with pytest.raises(ConfigError, match=r"PostgreSQL server binaries .* are missing: apt-get install postgresql"):
+        find_postgres_bin(tmp_path)
+    assert find_postgres_bin().joinpath("initdb").exists()
