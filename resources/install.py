@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from resources.platforms.base import load_catalog
-from resources.settings import cache_dir, spark_home
+from resources.platforms.base import ReleaseSpec, load_catalog
+from resources.settings import cache_dir, ivy_dir, release_jars, spark_home
 
 
 class InstallError(RuntimeError):
@@ -52,11 +52,43 @@ def install_spark(version: str) -> Path:
     return home
 
 
+def resolve_jars(spec: ReleaseSpec) -> list[Path]:
+    """Resolve the release's Maven packages with the Ivy that ships in its own Spark, into its own
+    Ivy dir; retrieve exactly those jars (no transitive dependencies: Spark provides them)."""
+    target = release_jars(spec.name)
+    stamp = target / ".resolved"
+    wanted = "\n".join(spec.maven_packages)
+    if stamp.exists() and stamp.read_text() == wanted:
+        return sorted(target.glob("*.jar"))
+    ivy_jars = sorted((spark_home(spec.version) / "jars").glob("ivy-*.jar"))
+    if not ivy_jars:
+        raise InstallError(f"no Ivy jar in Spark {spec.version}: reinstall it (rm -r "
+                           f"{spark_home(spec.version).parent}; make setup)")
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for coordinate in spec.maven_packages:
+        group, artifact, version = coordinate.split(":")
+        done = subprocess.run(
+            ["java", "-cp", str(ivy_jars[-1]), "org.apache.ivy.Main", "-m2compatible",
+             "-cache", str(ivy_dir(spec.name) / "cache"),
+             "-dependency", group, artifact, version, "-notransitive", "-types", "jar",
+             "-retrieve", f"{target}/[artifact]-[revision](-[classifier]).[ext]"],
+            capture_output=True, text=True)
+        if done.returncode != 0 or not list(target.glob(f"{artifact}-{version}*.jar")):
+            raise InstallError(f"resolving {coordinate} for {spec.name} from Maven Central "
+                               f"failed:\n{(done.stdout + done.stderr).strip()[-1500:]}")
+    stamp.write_text(wanted)
+    jars = sorted(target.glob("*.jar"))
+    print(f"setup: {spec.name}: {', '.join(j.name for j in jars)}", flush=True)
+    return jars
+
+
 def main() -> None:
     catalog = load_catalog()
     try:
         for spec in catalog.releases:
             install_spark(spec.version)
+            resolve_jars(spec)
     except InstallError as exc:
         sys.exit(f"setup: {exc}")
     print(f"setup: ready ({', '.join(f'{s.name} {s.version}' for s in catalog.releases)}; "

@@ -36,3 +36,13 @@ def job_python() -> str:
 def dagster_home() -> Path:
     """The Dagster instance `testbed run` records into and `make ui` shows (DAGSTER_HOME)."""
     return Path(os.environ.get("DAGSTER_HOME", cache_dir() / "dagster")).expanduser()
+
+
+def release_jars(release: str) -> Path:
+    """Maven jars a release needs (e.g. Delta), resolved once by `make setup`, used offline."""
+    return cache_dir() / "jars" / release
+
+
+def ivy_dir(release: str) -> Path:
+    """The release's own Ivy cache (spark.jars.ivy), so releases never share resolved jars."""
+    return cache_dir() / "ivy" / release

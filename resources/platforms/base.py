@@ -28,6 +28,21 @@ class ConfigError(ValueError):
     """Bad input, found before anything starts. The message names the field and the fix."""
 
 
+# Delta line -> the Spark versions it runs on (Delta's compatibility table). Delta 4.1.0 is
+# binary-incompatible with Spark 4.1.2+ (NoClassDefFoundError IgnoreCachedData).
+DELTA_SUPPORT = (("3.3", "3.5.0", "3.5.99"), ("4.0", "4.0.0", "4.0.99"), ("4.1", "4.1.0", "4.1.1"))
+
+
+def _v(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def _delta_for(spark_version: str) -> str:
+    lines = [f"Delta {minor}.x" for minor, low, high in DELTA_SUPPORT
+             if _v(low) <= _v(spark_version) <= _v(high)]
+    return " or ".join(lines) or "no Delta line (none supports it yet)"
+
+
 class ReleaseSpec(BaseModel):
     """One deployable unit at one version, e.g. spark-3.5 at 3.5.7 with its metastore and history."""
 
@@ -44,6 +59,37 @@ class ReleaseSpec(BaseModel):
     worker_memory: str = Field("1g", pattern=r"^\d+[mg]$")
     daemon_memory: str = Field("512m", pattern=r"^\d+[mg]$")
     driver_memory: str = Field("512m", pattern=r"^\d+[mg]$")
+    # Delta Lake on this release (jars from Maven Central, cached by `make setup`); None: no Delta.
+    delta_version: str | None = Field(None, pattern=r"^\d+\.\d+\.\d+$")
+
+    @model_validator(mode="after")
+    def _delta_fits_spark(self) -> "ReleaseSpec":
+        if self.delta_version is None:
+            return self
+        delta_minor = ".".join(self.delta_version.split(".")[:2])
+        for minor, lowest, highest in DELTA_SUPPORT:
+            if minor == delta_minor:
+                if _v(lowest) <= _v(self.version) <= _v(highest):
+                    return self
+                raise ValueError(
+                    f"delta_version {self.delta_version} supports Spark {lowest} to {highest}, not "
+                    f"{self.version}: pick the Delta line for Spark {self.minor} "
+                    f"({_delta_for(self.version)})")
+        raise ValueError(f"delta_version {self.delta_version} is not a known Delta line; "
+                         f"for Spark {self.version} use {_delta_for(self.version)}")
+
+    @property
+    def scala(self) -> str:
+        return "2.12" if self.version.startswith("3.") else "2.13"
+
+    @property
+    def maven_packages(self) -> tuple[str, ...]:
+        """Jars this release needs from Maven Central, resolved without their dependencies (Spark
+        ships the rest; a transitive resolve would pull hadoop-aws and the AWS SDK)."""
+        if self.delta_version is None:
+            return ()
+        return (f"io.delta:delta-spark_{self.scala}:{self.delta_version}",
+                f"io.delta:delta-storage:{self.delta_version}")
 
     @field_validator("components")
     @classmethod

@@ -44,7 +44,7 @@ from resources.processes import (
     start,
     tail,
 )
-from resources.settings import job_python, spark_home
+from resources.settings import ivy_dir, job_python, release_jars, spark_home
 
 JDBC_JAR = Path("/usr/share/java/postgresql.jar")
 JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs"
@@ -121,6 +121,9 @@ class LocalPlatform(Platform):
             if not (sh / "bin" / "spark-class").exists():
                 raise ConfigError(f"Spark {spec.version} for release {spec.name} is not installed "
                                   f"at {sh}: run `make setup`")
+            if spec.delta_version and not (release_jars(spec.name) / ".resolved").exists():
+                raise ConfigError(f"Delta {spec.delta_version} jars for release {spec.name} are "
+                                  f"not in {release_jars(spec.name)}: run `make setup`")
             for role, port in spec.ports.items():
                 kind = role.split(".")[0]
                 if kind not in spec.components or role.split(".")[-1] not in PORT_ROLES[kind]:
@@ -189,9 +192,15 @@ class LocalPlatform(Platform):
             "spark.driver.host": HOST,
             "spark.driver.bindAddress": HOST,
             "spark.pyspark.python": job_python(),
-            "spark.jars.ivy": str(layout.root / "ivy"),
+            "spark.jars.ivy": str(ivy_dir(spec.name)),
             "spark.ui.showConsoleProgress": "false",
         }
+        if spec.delta_version:
+            app_conf.update({
+                "spark.jars": ",".join(str(jar) for jar in sorted(release_jars(spec.name).glob("*.jar"))),
+                "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+                "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+            })
         env.runtime.setdefault("app_conf", {})[spec.name] = app_conf
         client = layout.component("client")
         (client["conf"] / "spark-defaults.conf").write_text(_conf_lines(app_conf))

@@ -1,0 +1,112 @@
+"""delta-rs (`deltalake`): the independent reader of every Delta table, and the light writer.
+
+A second implementation of the protocol catches what one engine hides. Known behaviour handled here
+(FIELD_NOTES): load_cdf on a table without CDF silently returns file-level rows, so CDF is checked
+first; strings come back as string_view; a stale handle fails DML, so writers refresh and retry.
+"""
+
+import time
+from dataclasses import dataclass
+
+import pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
+
+CDF_PROPERTY = "delta.enableChangeDataFeed"
+
+
+class CdfDisabled(RuntimeError):
+    pass
+
+
+def table(path: str, version: int | None = None) -> DeltaTable:
+    return DeltaTable(path, version=version) if version is not None else DeltaTable(path)
+
+
+def read(path: str, version: int | None = None) -> pa.Table:
+    return table(path, version).to_pyarrow_table()
+
+
+def version(path: str) -> int:
+    return table(path).version()
+
+
+def cdf_enabled(path: str) -> bool:
+    return table(path).metadata().configuration.get(CDF_PROPERTY, "false").lower() == "true"
+
+
+def read_cdf(path: str, starting_version: int = 0) -> pa.Table:
+    if not cdf_enabled(path):
+        raise CdfDisabled(f"{CDF_PROPERTY} is not true on {path}: its change feed would be "
+                          f"file-level guesses, not row changes")
+    return pa.table(table(path).load_cdf(starting_version=starting_version).read_all())
+
+
+def schema(path: str, version: int | None = None) -> list[tuple[str, str]]:
+    arrow = pa.schema(table(path, version).schema().to_arrow())
+    return [(f.name, simple_type(f.type)) for f in arrow]
+
+
+def simple_type(arrow_type: pa.DataType) -> str:
+    """Arrow type -> the Spark simpleString name, so both engines' schemas compare directly."""
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) \
+            or pa.types.is_string_view(arrow_type):
+        return "string"
+    return {pa.int64(): "bigint", pa.int32(): "int", pa.float64(): "double",
+            pa.float32(): "float", pa.bool_(): "boolean"}.get(arrow_type, str(arrow_type))
+
+
+def protocol(path: str) -> dict[str, int]:
+    p = table(path).protocol()
+    return {"min_reader_version": p.min_reader_version, "min_writer_version": p.min_writer_version}
+
+
+def row_counts(path: str) -> list[int]:
+    """Row count of every version from 0 to the latest (time travel)."""
+    return [table(path, v).count() for v in range(version(path) + 1)]
+
+
+@dataclass
+class OpTiming:
+    version: int
+    op: str
+    seconds: float
+
+
+_retry_stale = retry(retry=retry_if_exception_type(CommitFailedError), stop=stop_after_attempt(3),
+                     wait=wait_fixed(0.2), reraise=True)
+
+
+@_retry_stale
+def _apply(path: str, op, inputs: dict[str, pa.Table]) -> None:
+    if op.kind == "create":
+        write_deltalake(path, inputs[op.batch], mode="error",
+                        configuration={CDF_PROPERTY: "true"})
+        return
+    if op.kind == "append":
+        write_deltalake(path, inputs[op.batch], mode="append")
+        return
+    dt = table(path)  # a fresh handle each time: a stale one fails DML
+    if op.kind == "update":
+        dt.update(predicate=op.sql, updates=op.set_sql)
+    elif op.kind == "delete":
+        dt.delete(op.sql)
+    elif op.kind == "merge":
+        (dt.merge(inputs[op.batch], predicate="t.id = s.id", source_alias="s", target_alias="t")
+         .when_matched_update_all().when_not_matched_insert_all().execute())
+    else:
+        raise ValueError(f"unknown operation {op.kind!r}")
+
+
+def write_script(path: str, inputs: dict[str, pa.Table], script) -> list[OpTiming]:
+    """The light engine: seed and run the change script with delta-rs alone (no JVM)."""
+    timings = []
+    for expected_version, op in enumerate(script):
+        started = time.perf_counter()
+        _apply(path, op, inputs)
+        timings.append(OpTiming(version(path), op.describe(), round(time.perf_counter() - started, 4)))
+        if timings[-1].version != expected_version:
+            raise RuntimeError(f"{op.describe()} committed version {timings[-1].version}, expected "
+                               f"{expected_version}: someone else writes to {path}")
+    return timings
