@@ -36,6 +36,10 @@ def test_catalog_refuses_a_shared_metastore_database(tmp_path):
     ({"version": "3.5"}, "version"),
     ({"metastore_db": "Metastore-35"}, "metastore_db"),
     ({"worker_memory": "1 GB"}, "worker_memory"),
+    ({"version": "4.1.2", "delta_version": "4.1.0"},
+     r"delta_version 4.1.0 supports Spark 4.1.0 to 4.1.1, not 4.1.2"),
+    ({"version": "3.5.7", "delta_version": "4.0.0"}, r"supports Spark 4.0.0 to 4.0.99, not 3.5.7.*Delta 3.3.x"),
+    ({"delta_version": "2.4.0"}, r"delta_version 2.4.0 is not a known Delta line; for Spark 3.5.7 use Delta 3.3.x"),
 ])
 def test_release_spec_validation(changes, says):
     with pytest.raises(ValueError, match=says):
@@ -44,9 +48,15 @@ def test_release_spec_validation(changes, says):
 
 def test_missing_spark_install_says_make_setup(state_dir):
     platform = LocalPlatform(state_dir)
-    with pytest.raises(ConfigError, match=r"Spark 9.9.9 for release spark-3.5 is not installed .*run `make setup`"):
-        platform.preflight([spec(version="9.9.9")])
+    with pytest.raises(ConfigError, match=r"Spark 3.5.99 for release spark-3.5 is not installed .*run `make setup`"):
+        platform.preflight([spec(version="3.5.99")])
     assert not list((state_dir / "envs").glob("env-*"))
+
+
+def test_missing_delta_jars_say_make_setup(state_dir, releases_installed, monkeypatch, tmp_path):
+    monkeypatch.setattr("resources.platforms.local.release_jars", lambda name: tmp_path / name)
+    with pytest.raises(ConfigError, match=r"Delta 3.3.2 jars for release spark-3.5 are not in .*run `make setup`"):
+        LocalPlatform(state_dir).preflight([spec()])
 
 
 def test_port_already_taken(state_dir, releases_installed):
@@ -88,7 +98,7 @@ def test_deploy_of_bad_spec_starts_nothing(state_dir):
     platform = LocalPlatform(state_dir)
     env = Environment.create(platform, run_id="bad-input")
     with pytest.raises(ConfigError):
-        env.deploy(spec(version="9.9.9"))
+        env.deploy(spec(version="3.5.99"))
     assert "postgres" not in env.runtime and env.state.handles == []
     assert env.teardown().leftovers == []
     assert not env.path.exists()
