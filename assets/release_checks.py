@@ -5,9 +5,9 @@ them conflicting facts and watch them fail with a message that says what is wron
 """
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from assets.verdict import Verdict, verdict
 from resources.platforms.base import Facts, JobResult, TeardownReport
 from resources.spark import CONNECT_EXPECTED, parse_pi
 
@@ -15,22 +15,9 @@ PI = 3.14159
 PI_TOLERANCE = 0.01
 
 
-@dataclass(frozen=True)
-class Verdict:
-    passed: bool
-    message: str
-    metadata: dict = field(default_factory=dict)
-
-
-def _verdict(problems: list[str], ok: str, **metadata) -> Verdict:
-    if problems:
-        return Verdict(False, "; ".join(problems), metadata)
-    return Verdict(True, ok, metadata)
-
-
 def release_ready(facts: Facts) -> Verdict:
     down = [f"{c.name} ({c.probe})" for c in facts.components if not c.ready]
-    return _verdict(
+    return verdict(
         [f"{facts.release}: not ready: {', '.join(down)}"] if down else [],
         f"{facts.release}: all {len(facts.components)} components answer their probes",
         components={c.name: c.probe for c in facts.components})
@@ -45,7 +32,7 @@ def sparkpi_completes(result: JobResult) -> Verdict:
         problems.append("the job printed no 'Pi is roughly' line")
     elif abs(pi - PI) > PI_TOLERANCE:
         problems.append(f"pi = {pi} is off by {abs(pi - PI):.4f} (allowed {PI_TOLERANCE})")
-    return _verdict(problems, f"SparkPi on {result.release}: pi = {pi} in {result.seconds}s",
+    return verdict(problems, f"SparkPi on {result.release}: pi = {pi} in {result.seconds}s",
                     pi=pi if pi is not None else "none", returncode=result.returncode,
                     seconds=result.seconds)
 
@@ -58,7 +45,7 @@ def connect_job_completes(result: JobResult) -> Verdict:
         got = result.values.get(key)
         if got != expected:
             problems.append(f"{key} = {got!r}, expected {expected!r}")
-    return _verdict(problems, f"Spark Connect on {result.release}: SQL and aggregation answered "
+    return verdict(problems, f"Spark Connect on {result.release}: SQL and aggregation answered "
                               f"correctly in {result.seconds}s",
                     **{k: str(v) for k, v in result.values.items()}, seconds=result.seconds)
 
@@ -92,7 +79,7 @@ def metastore_isolated(facts: list[Facts], probe_tables: dict[str, str]) -> Verd
             if other.release != f.release and table in other.metastore_tables:
                 problems.append(f"{f.release}'s table {table} appears in {other.release}'s "
                                 f"database {other.metastore_db}")
-    return _verdict(problems, "each release's metastore holds only its own tables: " + ", ".join(
+    return verdict(problems, "each release's metastore holds only its own tables: " + ", ".join(
         f"{f.metastore_db}={f.metastore_tables}" for f in facts),
         **{f"{f.release} database": f.metastore_db for f in facts},
         **{f"{f.release} tables": ", ".join(f.metastore_tables) for f in facts})
@@ -123,7 +110,7 @@ def history_isolated(facts: list[Facts]) -> Verdict:
         if foreign:
             problems.append(f"{f.release} History Server (Spark {f.version}) lists foreign "
                             f"applications: {', '.join(foreign)}")
-    return _verdict(problems, "each History Server lists only its own version's applications",
+    return verdict(problems, "each History Server lists only its own version's applications",
                     **{f"{f.release} event logs": f.event_log_dir for f in facts},
                     **{f"{f.release} applications": ", ".join(
                         f"{a.id}@{a.spark_version}" for a in f.history_apps) for f in facts})
@@ -143,13 +130,13 @@ def services_isolated(facts: list[Facts]) -> Verdict:
     problems = [f"{' and '.join(who)} share {what} {value}"
                 for (what, value), who in users.items() if len(who) > 1]
     count = sum(len(f.components) for f in facts)
-    return _verdict(problems, f"{count} components, no shared name, port, data dir or conf dir",
+    return verdict(problems, f"{count} components, no shared name, port, data dir or conf dir",
                     components=", ".join(c.name for f in facts for c in f.components))
 
 
 def nothing_left(report: TeardownReport) -> Verdict:
     """After teardown no process, listening port or environment dir of the run remains."""
-    return _verdict(
+    return verdict(
         [f"{report.env_id}: still there after teardown: {', '.join(report.leftovers)}"]
         if report.leftovers else [],
         f"{report.env_id}: {len(report.stopped)} components stopped, nothing left"

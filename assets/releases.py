@@ -24,6 +24,8 @@ from dagster import (
 )
 
 from assets import release_checks
+from assets.common import guarded, teardown_asset, to_result
+from assets.verdict import Verdict
 from resources.environment import TestbedEnvironment, probe_table
 from resources.platforms.base import Catalog, ReleaseSpec
 from resources.processes import rss_bytes
@@ -33,28 +35,6 @@ TEARDOWN_KEY = AssetKey(["coexistence", "teardown"])
 
 def release_key(spec: ReleaseSpec) -> AssetKey:
     return AssetKey([spec.key, "release"])
-
-
-def to_result(verdict: release_checks.Verdict, testbed: TestbedEnvironment,
-              asset_key: AssetKey | None = None, check_name: str | None = None,
-              severity: AssetCheckSeverity = AssetCheckSeverity.ERROR) -> AssetCheckResult:
-    if not verdict.passed and severity == AssetCheckSeverity.ERROR:
-        testbed.mark_failed()
-    return AssetCheckResult(
-        passed=verdict.passed, asset_key=asset_key, check_name=check_name, severity=severity,
-        description=verdict.message,
-        metadata={"message": verdict.message,
-                  **{k: v if isinstance(v, (int, float)) else str(v)
-                     for k, v in verdict.metadata.items()}})
-
-
-def _guarded(testbed: TestbedEnvironment, gather: Callable[[], AssetCheckResult]) -> AssetCheckResult:
-    """A check that cannot gather its facts fails the run; keep_on_failure must see that too."""
-    try:
-        return gather()
-    except Exception:
-        testbed.mark_failed()
-        raise
 
 
 def release_asset(spec: ReleaseSpec):
@@ -88,7 +68,7 @@ def release_ready_check(spec: ReleaseSpec):
     @asset_check(asset=release_key(spec), name="release_ready", blocking=True,
                  description="Every component of the release answers its readiness probe.")
     def release_ready(testbed: TestbedEnvironment) -> AssetCheckResult:
-        return _guarded(testbed, lambda: to_result(
+        return guarded(testbed, lambda: to_result(
             release_checks.release_ready(testbed.facts(spec.name)), testbed))
 
     return release_ready
@@ -107,13 +87,13 @@ def job_check(spec: ReleaseSpec):
 
     @asset_check(asset=release_key(spec), name=name, blocking=True, description=description)
     def job_completes(testbed: TestbedEnvironment) -> AssetCheckResult:
-        return _guarded(testbed, lambda: to_result(verdict_of(testbed.job_result(spec)), testbed))
+        return guarded(testbed, lambda: to_result(verdict_of(testbed.job_result(spec)), testbed))
 
     return job_completes
 
 
 def isolation_check(catalog: Catalog, name: str, description: str,
-                    verdict_of: Callable[[TestbedEnvironment, list[ReleaseSpec]], release_checks.Verdict]):
+                    verdict_of: Callable[[TestbedEnvironment, list[ReleaseSpec]], Verdict]):
     """One multi-asset check over all releases: one op, one result per release asset."""
     specs = list(catalog.releases)
     keys = [release_key(spec) for spec in specs]
@@ -127,7 +107,7 @@ def isolation_check(catalog: Catalog, name: str, description: str,
         missing = [spec.name for spec in specs if not testbed.deployed(spec.name)]
         if missing:
             # Materializing one release alone cannot say anything about coexistence.
-            verdict = release_checks.Verdict(
+            verdict = Verdict(
                 False, f"not evaluated: {', '.join(missing)} not deployed in this run; "
                        f"materialize all releases together (job coexistence)")
             severity = AssetCheckSeverity.WARN
@@ -135,7 +115,7 @@ def isolation_check(catalog: Catalog, name: str, description: str,
             # Jobs first: these checks read what the jobs left (tables, event logs).
             for spec in specs:
                 testbed.job_result(spec)
-            verdict = _guarded(testbed, lambda: verdict_of(testbed, specs))
+            verdict = guarded(testbed, lambda: verdict_of(testbed, specs))
             severity = AssetCheckSeverity.ERROR
         for key in keys:
             yield to_result(verdict, testbed, asset_key=key, check_name=name, severity=severity)
@@ -143,47 +123,25 @@ def isolation_check(catalog: Catalog, name: str, description: str,
     return isolation
 
 
-def _metastore(testbed: TestbedEnvironment, specs: list[ReleaseSpec]) -> release_checks.Verdict:
+def _metastore(testbed: TestbedEnvironment, specs: list[ReleaseSpec]) -> Verdict:
     facts = [testbed.facts(spec.name) for spec in specs]
     return release_checks.metastore_isolated(
         facts, {spec.name: f"default.{probe_table(spec)}" for spec in specs})
 
 
-def _history(testbed: TestbedEnvironment, specs: list[ReleaseSpec]) -> release_checks.Verdict:
+def _history(testbed: TestbedEnvironment, specs: list[ReleaseSpec]) -> Verdict:
     return release_checks.history_isolated([testbed.facts(spec.name) for spec in specs])
 
 
-def _services(testbed: TestbedEnvironment, specs: list[ReleaseSpec]) -> release_checks.Verdict:
+def _services(testbed: TestbedEnvironment, specs: list[ReleaseSpec]) -> Verdict:
     return release_checks.services_isolated([testbed.facts(spec.name) for spec in specs])
-
-
-def teardown_asset(catalog: Catalog):
-    @asset(key=TEARDOWN_KEY, group_name="coexistence", deps=[release_key(s) for s in catalog.releases],
-           description="Tears the run's environment down (the explicit teardown step); "
-                       "materialized means no process, port or directory of the run is left.",
-           check_specs=[AssetCheckSpec("nothing_left", asset=TEARDOWN_KEY, blocking=True,
-                                       description="No process, listening port or environment "
-                                                   "dir of the run remains after teardown.")])
-    def teardown(context: AssetExecutionContext, testbed: TestbedEnvironment):
-        report = testbed.teardown()
-        if report is None:
-            yield MaterializeResult(metadata={"stopped": "nothing was deployed in this run"})
-            yield AssetCheckResult(passed=True, check_name="nothing_left",
-                                   description="nothing was deployed", metadata={})
-            return
-        context.log.info(f"teardown of {report.env_id}: stopped {report.stopped}")
-        yield MaterializeResult(metadata={
-            "environment": report.env_id,
-            "stopped": ", ".join(report.stopped) or "nothing (already stopped)",
-            "kept_dir": report.kept_dir or "none"})
-        yield to_result(release_checks.nothing_left(report), testbed, check_name="nothing_left")
-
-    return teardown
 
 
 def build(catalog: Catalog) -> tuple[list, list]:
     """(assets, checks) for every release in the catalog, plus the coexistence checks."""
-    assets = [release_asset(spec) for spec in catalog.releases] + [teardown_asset(catalog)]
+    assets = [release_asset(spec) for spec in catalog.releases]
+    assets.append(teardown_asset(TEARDOWN_KEY, [release_key(s) for s in catalog.releases],
+                                 group="coexistence"))
     checks = [release_ready_check(spec) for spec in catalog.releases]
     checks += [c for c in (job_check(spec) for spec in catalog.releases) if c is not None]
     checks += [

@@ -9,15 +9,23 @@ import time
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 CDF_PROPERTY = "delta.enableChangeDataFeed"
+OLD_ROWS_BELOW = 10**9  # schema-evolution steps add rows from this id on (jobs/delta_writer.py too)
 
 
 class CdfDisabled(RuntimeError):
     pass
+
+
+def library_version() -> str:
+    import deltalake
+
+    return deltalake.__version__
 
 
 def table(path: str, version: int | None = None) -> DeltaTable:
@@ -65,6 +73,13 @@ def protocol(path: str) -> dict[str, int]:
 def row_counts(path: str) -> list[int]:
     """Row count of every version from 0 to the latest (time travel)."""
     return [table(path, v).count() for v in range(version(path) + 1)]
+
+
+def fingerprint(data: pa.Table) -> dict[str, float]:
+    """Engine-neutral summary of the rows from before schema evolution: count and sums."""
+    old = data.filter(pc.less(data.column("id"), OLD_ROWS_BELOW))
+    return {"rows": len(old), "id_sum": int(pc.sum(old.column("id")).as_py() or 0),
+            "amount_sum": float(pc.sum(old.column("amount").cast(pa.float64())).as_py() or 0.0)}
 
 
 @dataclass

@@ -69,6 +69,7 @@ class TestbedEnvironment(ConfigurableResource):
     _run_id: str = PrivateAttr("adhoc")
     _catalog: Catalog | None = PrivateAttr(None)
     _jobs: dict = PrivateAttr(default_factory=dict)
+    _artifacts: dict = PrivateAttr(default_factory=dict)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
@@ -122,6 +123,23 @@ class TestbedEnvironment(ConfigurableResource):
         with self._lock:
             self._jobs[spec.name] = result
         return result
+
+    def remember(self, key: str, value) -> None:
+        """Keep what an asset made for the checks of the same run (in-process executor)."""
+        self._artifacts[key] = value
+
+    def recall(self, key: str):
+        if key not in self._artifacts:
+            raise LookupError(f"{key} was not materialized in this run: checks read what this "
+                              f"run made; materialize it together with its checks")
+        return self._artifacts[key]
+
+    def release_where(self, what: str, predicate) -> ReleaseSpec:
+        """The first catalog release that satisfies predicate (e.g. has Delta and a master)."""
+        for spec in self.catalog.releases:
+            if predicate(spec):
+                return spec
+        raise ConfigError(f"no release in the catalog {what}; add one to resources/catalog.yaml")
 
     def mark_failed(self) -> None:
         if self._env is not None:

@@ -7,6 +7,8 @@ subprocesses under each release's own SPARK_HOME.
 import re
 import time
 
+import pyarrow as pa
+
 from resources.platforms.base import JobResult
 
 PI_LINE = re.compile(r"Pi is roughly (\d+\.\d+)")
@@ -47,3 +49,14 @@ def connect_probe(release: str, url: str, table: str) -> JobResult:
         return JobResult(release=release, job="connect_probe", returncode=1,
                          seconds=round(time.monotonic() - started, 2), values=values,
                          error=f"{type(exc).__name__}: {str(exc)[:2000]}")
+
+
+def connect_read_delta(url: str, path: str) -> pa.Table:
+    """Read a Delta table by path through a Spark Connect server (its own Delta jars)."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.remote(url).create()
+    try:
+        return spark.read.format("delta").load(path).toArrow()
+    finally:
+        spark.stop()

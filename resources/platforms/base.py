@@ -224,6 +224,8 @@ class EnvironmentState(BaseModel):
     failed: bool = False
     # Platform handles the reaper needs without the owner (pids, release names, ...).
     handles: list[dict] = Field(default_factory=list)
+    # Data written for this environment outside its dir (Delta tables under the tables root).
+    tables: list[str] = Field(default_factory=list)
 
     @classmethod
     def new(cls, platform: str, root: Path, run_id: str, ttl_seconds: float, keep_on_failure: bool):
@@ -312,6 +314,11 @@ class Platform(ABC):
     def destroy_abandoned(self, state: EnvironmentState) -> list[str]:
         """Remove an environment from its recorded state alone (its owner may be gone)."""
 
+    @property
+    def tables_root(self) -> Path:
+        """Where runs write their test tables (`test_<8 hex>`), like a shared bucket."""
+        return self.state_dir / "delta-tables"
+
     def check_state_dir(self) -> None:
         try:
             (self.state_dir / "envs").mkdir(parents=True, exist_ok=True)
@@ -333,33 +340,47 @@ class Platform(ABC):
         stopped = self.stop_environment(env)
         keep = env.state.failed and env.state.keep_on_failure
         if not keep:
+            for table in env.state.tables:
+                shutil.rmtree(table, ignore_errors=True)
             shutil.rmtree(env.state.path, ignore_errors=True)
         left = self.leftovers(env)
-        if not keep and env.state.path.exists():
-            left.append(f"environment dir {env.state.path}")
+        if not keep:
+            left += [f"table {t}" for t in env.state.tables if Path(t).exists()]
+            if env.state.path.exists():
+                left.append(f"environment dir {env.state.path}")
         if keep and env.state.path.exists():
             env.state.handles = []  # nothing runs any more; the reaper only removes files
             env.state.save()
         return TeardownReport(env_id=env.state.env_id, stopped=stopped, leftovers=left,
                               kept_dir=str(env.state.path) if keep else None)
 
-    def sweep(self, now: float | None = None) -> list[str]:
-        """Remove environments of this platform whose owner is gone or whose TTL expired."""
+    def sweep(self, now: float | None = None, table_ttl_seconds: float = 4 * 3600) -> list[str]:
+        """Remove environments of this platform whose owner is gone or whose TTL expired, with
+        their tables; then `test_*` tables no live environment claims, older than the TTL."""
+        now = time.time() if now is None else now
         removed = []
+        claimed: set[str] = set()
         envs = self.state_dir / "envs"
         for env_dir in sorted(envs.glob("env-*")) if envs.exists() else []:
             try:
                 state = EnvironmentState.load(env_dir)
             except (OSError, ValueError):
                 continue  # not ours to judge: env.json is written before anything starts
-            if state.platform != self.name:
-                continue
-            reason = state.abandoned(now)
+            reason = state.abandoned(now) if state.platform == self.name else None
             if reason is None:
+                claimed.update(state.tables)
                 continue
             self.destroy_abandoned(state)
+            for table in state.tables:
+                shutil.rmtree(table, ignore_errors=True)
             shutil.rmtree(env_dir, ignore_errors=True)
             removed.append(f"{state.env_id}: {reason}")
+        root = self.tables_root
+        for table in sorted(root.glob("test_*")) if root.exists() else []:
+            age = now - table.stat().st_mtime
+            if str(table) not in claimed and age > table_ttl_seconds:
+                shutil.rmtree(table, ignore_errors=True)
+                removed.append(f"table {table.name}: unclaimed, {age:.0f}s old")
         return removed
 
 
@@ -406,6 +427,11 @@ class Environment:
     def record(self, handle: dict) -> None:
         with self.lock:
             self.state.handles.append(handle)
+            self.state.save()
+
+    def record_table(self, path: str) -> None:
+        with self.lock:
+            self.state.tables.append(path)
             self.state.save()
 
     def mark_failed(self) -> None:

@@ -1,0 +1,67 @@
+"""Dagster glue shared by every asset family: verdicts to check results, guarded fact gathering,
+and the explicit teardown step at the end of a job."""
+
+from collections.abc import Callable
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    asset,
+)
+
+from assets.release_checks import nothing_left
+from assets.verdict import Verdict
+from resources.environment import TestbedEnvironment
+
+
+def to_result(verdict: Verdict, testbed: TestbedEnvironment,
+              asset_key: AssetKey | None = None, check_name: str | None = None,
+              severity: AssetCheckSeverity = AssetCheckSeverity.ERROR) -> AssetCheckResult:
+    if not verdict.passed and severity == AssetCheckSeverity.ERROR:
+        testbed.mark_failed()
+    return AssetCheckResult(
+        passed=verdict.passed, asset_key=asset_key, check_name=check_name, severity=severity,
+        description=verdict.message,
+        metadata={"message": verdict.message,
+                  **{k: v if isinstance(v, (int, float)) else str(v)
+                     for k, v in verdict.metadata.items()}})
+
+
+def guarded(testbed: TestbedEnvironment, gather: Callable[[], AssetCheckResult]) -> AssetCheckResult:
+    """A check that cannot gather its facts fails the run; keep_on_failure must see that too."""
+    try:
+        return gather()
+    except Exception:
+        testbed.mark_failed()
+        raise
+
+
+def teardown_asset(key: AssetKey, deps: list[AssetKey], group: str):
+    """The explicit teardown step (teardown layer 1). Blocking checks on `deps` make it wait for
+    every check; if one fails it is skipped and the resource layer tears down instead."""
+
+    @asset(key=key, group_name=group, deps=deps,
+           description="Tears the run's environment down (the explicit teardown step); "
+                       "materialized means no process, port, table or directory of the run is left.",
+           check_specs=[AssetCheckSpec("nothing_left", asset=key, blocking=True,
+                                       description="No process, listening port, table or "
+                                                   "environment dir of the run remains.")])
+    def teardown(context: AssetExecutionContext, testbed: TestbedEnvironment):
+        report = testbed.teardown()
+        if report is None:
+            yield MaterializeResult(metadata={"stopped": "nothing was deployed in this run"})
+            yield AssetCheckResult(passed=True, check_name="nothing_left",
+                                   description="nothing was deployed", metadata={})
+            return
+        context.log.info(f"teardown of {report.env_id}: stopped {report.stopped}")
+        yield MaterializeResult(metadata={
+            "environment": report.env_id,
+            "stopped": ", ".join(report.stopped) or "nothing (already stopped)",
+            "kept_dir": report.kept_dir or "none"})
+        yield to_result(nothing_left(report), testbed, check_name="nothing_left")
+
+    return teardown

@@ -1,0 +1,149 @@
+"""Seed a Delta table and run the change script with one of two engines, in a run's environment.
+
+- spark: the release's own Spark + delta-spark (spark-submit of jobs/delta_writer.py to its master),
+  which also reads the table back the Spark way (CDF, time travel) and runs the schema-evolution steps;
+- deltars: delta-rs alone, no JVM (light mode), with the same steps through delta-rs.
+
+Tables get a unique name per run (`test_<8 hex>`) under the Delta root and are recorded in the
+environment, so teardown removes them (unless keep_on_failure) and the reaper finds leftovers.
+"""
+
+import json
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+from deltalake import write_deltalake
+from pydantic import BaseModel, Field
+
+from resources import delta
+from resources.platforms.base import ConfigError, Environment, ReleaseSpec
+
+class EvolutionStep(BaseModel):
+    step: str
+    path: str  # a snapshot of the scratch copy after this step
+    schema_: list[tuple[str, str]] = Field(alias="schema")
+    old_rows: dict[str, float]  # rows, id_sum, amount_sum over the rows from before evolution
+    rows: int
+
+
+class SeededTable(BaseModel):
+    name: str
+    path: str
+    engine: str
+    writer: str  # e.g. "Spark 3.5.7 + Delta 3.3.2" or "delta-rs"
+    rows: int
+    seed: int
+    script: list[str]
+    timings: list[dict]
+    seconds: float
+    # What the writer engine itself read back (Spark engine only).
+    writer_row_counts: list[int] | None = None
+    writer_schema: list[tuple[str, str]] | None = None
+    writer_cdf_dir: str | None = None
+    evolution: list[EvolutionStep] = Field(default_factory=list)
+
+
+def new_table_name() -> str:
+    return f"test_{uuid.uuid4().hex[:8]}"
+
+
+def _workdir(env: Environment, name: str) -> Path:
+    work = env.path / "delta" / name
+    work.mkdir(parents=True, exist_ok=True)
+    return work
+
+
+def seed(env: Environment, engine: str, rows: int, seed_value: int, script, inputs,
+         writer_spec: ReleaseSpec | None = None, root: Path | None = None,
+         timeout: float = 600) -> SeededTable:
+    if engine not in ("spark", "deltars"):
+        raise ConfigError(f"engine {engine!r} is unknown: use 'spark' (default) or 'deltars'")
+    name = new_table_name()
+    root = root or env.platform.tables_root
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / name
+    env.record_table(str(path))  # before writing: a failed write is cleaned up too
+    work = _workdir(env, name)
+    started = time.perf_counter()
+    if engine == "deltars":
+        timings = [t.__dict__ for t in delta.write_script(str(path), inputs, script)]
+        table = SeededTable(name=name, path=str(path), engine=engine, writer="delta-rs "
+                            f"{delta.library_version()}", rows=rows, seed=seed_value,
+                            script=[op.describe() for op in script], timings=timings, seconds=0)
+        table.evolution = evolve_with_deltars(str(path), work / "scratch")
+    else:
+        if writer_spec is None or not writer_spec.delta_version:
+            raise ConfigError("the spark engine needs a release with delta_version in the catalog")
+        table = _seed_with_spark(env, writer_spec, name, path, work, rows, seed_value, script,
+                                 inputs, timeout)
+    table.seconds = round(time.perf_counter() - started, 3)
+    return table
+
+
+def _seed_with_spark(env, spec, name, path, work, rows, seed_value, script, inputs, timeout):
+    batch_paths = {}
+    for batch, data in inputs.items():
+        batch_paths[batch] = str(work / "batches" / f"{batch}.parquet")
+        Path(batch_paths[batch]).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(data, batch_paths[batch])
+    out = work / "out"
+    out.mkdir(exist_ok=True)
+    plan = {"name": name, "table": str(path), "out": str(out), "batches": batch_paths,
+            "scratch": str(work / "scratch"),
+            "script": [{"kind": op.kind, "sql": op.sql, "batch": op.batch, "set_sql": op.set_sql,
+                        "describe": op.describe()} for op in script]}
+    (work / "plan.json").write_text(json.dumps(plan, indent=1))
+    deployment = env.deploy(spec)
+    result = env.platform.submit(env, deployment, "delta_writer", [str(work / "plan.json")], timeout)
+    if result.returncode != 0 or not (out / "result.json").exists():
+        raise RuntimeError(f"the Delta writer on {spec.name} failed (exit {result.returncode}):\n"
+                           f"{result.error[-3000:]}")
+    done = json.loads((out / "result.json").read_text())
+    return SeededTable(
+        name=name, path=str(path), engine="spark",
+        writer=f"Spark {done['spark_version']} + Delta {spec.delta_version} ({spec.name})",
+        rows=rows, seed=seed_value, script=[op.describe() for op in script],
+        timings=done["timings"], seconds=0, writer_row_counts=done["row_counts"],
+        writer_schema=[tuple(f) for f in done["schema"]], writer_cdf_dir=str(out / "spark_cdf"),
+        evolution=[EvolutionStep.model_validate(step) for step in done["schema_evolution"]])
+
+
+def read_spark_cdf(directory: str) -> pa.Table:
+    return pads.dataset(directory, format="parquet").to_table()
+
+
+def evolve_with_deltars(source: str, scratch: Path) -> list[EvolutionStep]:
+    """The same three steps through delta-rs: merge-schema append, overwrite-schema rewrites
+    (delta-rs has no type widening and must not enable column mapping on an existing table)."""
+    work = scratch / "work"
+    shutil.copytree(source, work)
+    steps: list[EvolutionStep] = []
+
+    def record(name: str) -> None:
+        snapshot = scratch / f"{len(steps) + 1}-{name}"
+        shutil.copytree(work, snapshot)
+        data = delta.read(str(work))
+        steps.append(EvolutionStep(step=name, path=str(snapshot), schema=delta.schema(str(work)),
+                                   old_rows=delta.fingerprint(data), rows=len(data)))
+
+    extra = delta.read(str(work)).slice(0, 10)
+    extra = extra.set_column(0, "id", pc.add(extra.column("id"), delta.OLD_ROWS_BELOW))
+    extra = extra.append_column("score", pa.array([1.5] * len(extra), pa.float64()))
+    write_deltalake(str(work), extra, mode="append", schema_mode="merge")
+    record("add_column")
+    data = delta.read(str(work))
+    data = data.set_column(data.schema.get_field_index("amount"), "amount",
+                           data.column("amount").cast(pa.float64()))
+    write_deltalake(str(work), data, mode="overwrite", schema_mode="overwrite")
+    record("change_type")
+    data = delta.read(str(work))
+    write_deltalake(str(work), data.drop_columns(["note"]), mode="overwrite", schema_mode="overwrite")
+    record("drop_column")
+    shutil.rmtree(work)
+    return steps
