@@ -8,6 +8,7 @@ Targets on the 2-core box: warm cycle <= 90 s, peak RSS <= 3 GB. Not a test: it 
 """
 
 import argparse
+import shutil
 import statistics
 import tempfile
 import threading
@@ -72,7 +73,10 @@ def main() -> None:
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="testbed-bench-", dir="/var/tmp"))
     state.chmod(0o755)
-    runs = [one_run(state) for _ in range(1 + args.warm)]
+    try:
+        runs = [one_run(state) for _ in range(1 + args.warm)]
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
     cold, warm = runs[0], runs[1:]
     print(f"coexistence job, {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")
     print(f"  cold run (first in this process): {cold['wall']:.1f} s")

@@ -45,20 +45,29 @@ def check_table(evaluations) -> tuple[str, int]:
     return "\n".join(lines), failed_errors
 
 
-def run(job_name: str, keep_on_failure: bool) -> int:
+SEEDED_OP = "delta__seeded_table"
+
+
+def run(job_name: str, keep_on_failure: bool, seed_config: dict | None = None) -> int:
     from pipelines.definitions import defs
 
     names = sorted(job.name for job in defs.jobs if not job.name.startswith("__"))
     if job_name not in names:
         print(f"testbed: unknown job {job_name!r}; jobs: {', '.join(names)}", file=sys.stderr)
         return 2
-    instance = _instance()
-    result = defs.resolve_job_def(job_name).execute_in_process(
-        instance=instance, raise_on_error=False,
-        run_config={"resources": {"testbed": {"config": {"keep_on_failure": keep_on_failure}}},
-                    # Step-level DEBUG events stay in the instance (and the UI); the terminal
-                    # gets progress and the table.
-                    "loggers": {"console": {"config": {"log_level": "INFO"}}}})
+    job = defs.resolve_job_def(job_name)
+    run_config: dict = {
+        "resources": {"testbed": {"config": {"keep_on_failure": keep_on_failure}}},
+        # Step-level DEBUG events stay in the instance (and the UI); the terminal gets progress.
+        "loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    if seed_config:
+        if SEEDED_OP not in {node.name for node in job.nodes}:
+            print(f"testbed: --engine/--rows apply to jobs with delta/seeded_table "
+                  f"(test_infrastructure), not {job_name}", file=sys.stderr)
+            return 2
+        run_config["ops"] = {SEEDED_OP: {"config": seed_config}}
+    result = job.execute_in_process(instance=_instance(), raise_on_error=False,
+                                    run_config=run_config)
     table, failed = check_table(result.get_asset_check_evaluations())
     print(table)
     failures = [e for e in result.all_events if e.is_step_failure]
@@ -88,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("job", nargs="?", help="job name (omit to list jobs)")
     run_parser.add_argument("--keep-on-failure", action="store_true",
                             help="leave a failed environment's files for debugging")
+    run_parser.add_argument("--engine", choices=["spark", "deltars"],
+                            help="Delta writer for delta/seeded_table (default spark)")
+    run_parser.add_argument("--rows", type=int, help="seed rows for delta/seeded_table")
     sub.add_parser("sweep", help="remove abandoned or expired environments")
     args = parser.parse_args(argv)
     if args.command == "sweep":
@@ -97,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print("\n".join(sorted(j.name for j in defs.jobs if not j.name.startswith("__"))))
         return 0
-    return run(args.job, args.keep_on_failure)
+    seed_config = {k: v for k, v in (("engine", args.engine), ("rows", args.rows)) if v is not None}
+    return run(args.job, args.keep_on_failure, seed_config)
 
 
 if __name__ == "__main__":

@@ -53,10 +53,12 @@ def run_acceptance_job(env: Environment, spec: ReleaseSpec, timeout: float = 300
 class TestbedEnvironment(ConfigurableResource):
     """Deploys the run's releases on one platform and guarantees they are gone afterwards."""
 
-    platform: str = Field(default_factory=lambda: os.environ.get("TESTBED_PLATFORM", "local"),
-                          description="local | compose | kubernetes")
-    state_dir: str = Field(default_factory=lambda: str(state_dir()),
-                           description="environments live in <state_dir>/envs/<env id>/")
+    # Unset means "from the environment when the run starts" (TESTBED_PLATFORM, TESTBED_STATE_DIR),
+    # not when the code location was loaded.
+    platform: str | None = Field(None, description="local | compose | kubernetes "
+                                                   "(default: TESTBED_PLATFORM, else local)")
+    state_dir: str | None = Field(None, description="environments live in <state_dir>/envs/<id>/ "
+                                                    "(default: TESTBED_STATE_DIR)")
     keep_on_failure: bool = Field(False, description="leave a failed environment's files for "
                                                      "debugging (the reaper removes them later)")
     ttl_hours: float = Field(4.0, description="after this the reaper may remove the environment")
@@ -76,8 +78,9 @@ class TestbedEnvironment(ConfigurableResource):
         if context.run is not None:
             self._run_id = context.run.run_id
         self._catalog = load_catalog()
-        self._platform = make_platform(self.platform, self.state_dir, self.ready_timeout_seconds,
-                                       self.stop_grace_seconds)
+        self._platform = make_platform(self.platform or os.environ.get("TESTBED_PLATFORM", "local"),
+                                       self.state_dir or str(state_dir()),
+                                       self.ready_timeout_seconds, self.stop_grace_seconds)
         # Bad input fails here, before any step starts anything.
         self._platform.preflight(list(self._catalog.releases))
 

@@ -1,5 +1,6 @@
 """The reaper removes environments whose owner is gone or whose TTL expired, and nothing else."""
 
+import os
 import subprocess
 import sys
 import time
@@ -55,3 +56,31 @@ def test_sweep_stops_the_processes_an_orphaned_environment_left(state_dir):
     finally:
         server.kill()
         server.wait()
+
+
+def test_sweep_removes_unclaimed_old_tables_and_keeps_claimed_or_young(state_dir):
+    platform = LocalPlatform(state_dir)
+    root = platform.tables_root
+    old, young, claimed = (root / "test_0ld00000", root / "test_y0ung000", root / "test_c1a1med0")
+    for table in (old, young, claimed):
+        (table / "_delta_log").mkdir(parents=True)
+    live = make_state(platform, "live")
+    live.tables = [str(claimed)]
+    live.save()
+    two_days_ago = time.time() - 48 * 3600
+    for table in (old, claimed):
+        os.utime(table, (two_days_ago, two_days_ago))
+    removed = platform.sweep(table_ttl_seconds=24 * 3600)
+    assert not old.exists() and young.exists() and claimed.exists()
+    assert any("table test_0ld00000: unclaimed" in line for line in removed)
+
+
+def test_sweep_removes_the_tables_of_an_orphaned_environment(state_dir):
+    platform = LocalPlatform(state_dir)
+    table = platform.tables_root / "test_abcdef12"
+    (table / "_delta_log").mkdir(parents=True)
+    orphan = make_state(platform, "orphan", owner_pid=dead_pid())
+    orphan.tables = [str(table)]
+    orphan.save()
+    platform.sweep()
+    assert not table.exists() and not orphan.path.exists()

@@ -1,0 +1,87 @@
+"""The test_infrastructure job: a Delta table written by real Spark 3.5 + Delta, checked by delta-rs
+and Spark 4.1; two concurrent runs that do not touch each other's tables; keep_on_failure and the
+reaper. After each run no process, port, env dir or table dir of that run is left."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance
+
+from assets import delta_script
+from pipelines import cli
+from pipelines.definitions import defs
+from tests.conftest import LeakWatch
+
+TESTBED = str(Path(sys.executable).parent / "testbed")
+DELTA_CHECKS = {"row_count_and_schema", "cdf_complete", "schema_evolution", "time_travel",
+                "cross_version_readable"}
+
+
+def rows_of(table: str) -> list[str]:
+    return [line for line in table.splitlines() if line.startswith(("PASS", "FAIL", "WARN"))]
+
+
+@pytest.mark.spark
+@pytest.mark.e2e
+def test_spark_written_table_passes_every_check_and_is_removed(state_dir, tmp_path, monkeypatch,
+                                                               capsys, releases_installed):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    watch = LeakWatch(state_dir)
+    assert cli.main(["run", "test_infrastructure"]) == 0
+    table = capsys.readouterr().out
+    rows = rows_of(table)
+    assert {row.split()[2] for row in rows} == DELTA_CHECKS | {"nothing_left"}, table
+    assert all(row.startswith("PASS") for row in rows), table
+    assert "Spark 3.5.7 + Delta 3.3.2 readChangeFeed" in table  # both engines read the CDF
+    assert "Spark 4.1.0 + Delta 4.1.0 (Connect)" in table  # the other release read it
+    assert watch.leaks() == []
+    assert list((state_dir / "delta-tables").iterdir()) == []
+
+
+def test_two_runs_at_once_use_their_own_tables(state_dir, tmp_path):
+    watch = LeakWatch(state_dir)
+    runs = []
+    for index in range(2):
+        env = {**os.environ, "DAGSTER_HOME": str(tmp_path / f"home{index}"),
+               "TESTBED_STATE_DIR": str(state_dir)}
+        runs.append(subprocess.Popen([TESTBED, "run", "test_infrastructure", "--engine", "deltars",
+                                      "--rows", "20000"], env=env, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+    outputs = [run.communicate(timeout=600)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    tables = [set(re.findall(r"delta-tables/(test_[0-9a-f]{8})", out)) for out in outputs]
+    assert all(len(t) == 1 for t in tables) and tables[0] != tables[1], tables
+    for out in outputs:  # had they shared a table, versions and change feeds would not match
+        assert "PASS    delta/seeded_table            time_travel" in out
+        assert "PASS    delta/seeded_table            cdf_complete" in out
+    assert watch.leaks() == []
+    assert list((state_dir / "delta-tables").iterdir()) == []
+
+
+def test_keep_on_failure_keeps_the_table_until_the_reaper_takes_it(state_dir, monkeypatch):
+    from resources.environment import make_platform
+
+    # Hold the table to another seed's expectations: every data check must fail.
+    real_expected = delta_script.expected
+    monkeypatch.setattr(delta_script, "expected",
+                        lambda inputs: real_expected(delta_script.batches(100, 99)))
+    result = defs.resolve_job_def("test_infrastructure").execute_in_process(
+        instance=DagsterInstance.ephemeral(), raise_on_error=False,
+        run_config={"resources": {"testbed": {"config": {"state_dir": str(state_dir),
+                                                         "keep_on_failure": True}}},
+                    "ops": {"delta__seeded_table": {"config": {"engine": "deltars"}}}})
+    assert not result.success
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert {"row_count_and_schema", "time_travel"} <= failed
+    kept = list((state_dir / "delta-tables").glob("test_*"))
+    assert len(kept) == 1 and (kept[0] / "_delta_log").is_dir()
+    platform = make_platform("local", str(state_dir), 60, 10)
+    assert platform.sweep() == []
+    removed = platform.sweep(now=time.time() + 5 * 3600)
+    assert any("TTL" in line for line in removed)
+    assert not kept[0].exists()
