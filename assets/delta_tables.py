@@ -82,6 +82,7 @@ def seeded_table(context: AssetExecutionContext, config: SeededTableConfig,
             f"{i}. v{i}: {op}" for i, op in enumerate(seeded.script))),
         "protocol": MetadataValue.json(delta.protocol(seeded.path)),
         "timings": MetadataValue.json(seeded.timings),
+        "executor_warmup_seconds": seeded.warmup_seconds if seeded.warmup_seconds is not None else "n/a",
         "seconds": seeded.seconds,
     })
 

@@ -46,6 +46,7 @@ class SeededTable(BaseModel):
     writer_row_counts: list[int] | None = None
     writer_schema: list[tuple[str, str]] | None = None
     writer_cdf_dir: str | None = None
+    warmup_seconds: float | None = None  # Spark: launching executors, before the first operation
     evolution: list[EvolutionStep] = Field(default_factory=list)
 
 
@@ -111,6 +112,7 @@ def _seed_with_spark(env, spec, name, path, work, rows, seed_value, script, inpu
         rows=rows, seed=seed_value, script=[op.describe() for op in script],
         timings=done["timings"], seconds=0, writer_row_counts=done["row_counts"],
         writer_schema=[tuple(f) for f in done["schema"]], writer_cdf_dir=str(out / "spark_cdf"),
+        warmup_seconds=done.get("executor_warmup_seconds"),
         evolution=[EvolutionStep.model_validate(step) for step in done["schema_evolution"]])
 
 

@@ -1,5 +1,6 @@
 """The whole code location loads: assets, checks, jobs and schedule are present by name."""
 
+import pytest
 from dagster import AssetCheckKey, AssetKey, DefaultScheduleStatus
 
 from pipelines.definitions import defs
@@ -33,3 +34,27 @@ def test_every_acceptance_check_is_blocking():
     graph = defs.resolve_asset_graph()
     for key in graph.asset_check_keys:
         assert graph.get_check_spec(key).blocking, key
+
+
+def test_delta_asset_checks_and_test_infrastructure_job_are_present():
+    graph = defs.resolve_asset_graph()
+    seeded = AssetKey(["delta", "seeded_table"])
+    assert seeded in graph.get_all_asset_keys()
+    for name in ("row_count_and_schema", "cdf_complete", "schema_evolution", "time_travel",
+                 "cross_version_readable"):
+        assert AssetCheckKey(seeded, name) in graph.asset_check_keys, name
+    job = defs.resolve_job_def("test_infrastructure")
+    assert job.executor_def.name == "in_process"
+    assert {node.name for node in job.nodes} >= {"delta__seeded_table", "test_infrastructure__teardown"}
+
+
+def test_bad_engine_is_refused_by_run_config_before_anything_starts():
+    from dagster import DagsterInstance
+
+    from pipelines import cli
+
+    job = defs.resolve_job_def("test_infrastructure")
+    with pytest.raises(Exception, match="engine"):
+        job.execute_in_process(instance=DagsterInstance.ephemeral(),
+                               run_config={"ops": {"delta__seeded_table": {"config": {"engine": "duckdb"}}}})
+    assert cli.main(["run", "coexistence", "--engine", "deltars"]) == 2
