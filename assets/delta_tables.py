@@ -22,14 +22,13 @@ from dagster import (
 from pydantic import Field
 
 from assets import delta_checks, delta_script
-from assets.common import guarded, teardown_asset, to_result
+from assets.common import guarded, to_result
 from assets.verdict import Verdict
 from resources import delta, delta_writer
 from resources.environment import TestbedEnvironment
 from resources.spark import connect_read_delta
 
 SEEDED = AssetKey(["delta", "seeded_table"])
-TEARDOWN_KEY = AssetKey(["test_infrastructure", "teardown"])
 
 
 class Engine(Enum):
@@ -179,7 +178,7 @@ def cross_version_readable(testbed: TestbedEnvironment) -> AssetCheckResult:
 
 
 def build() -> tuple[list, list]:
-    assets = [seeded_table, teardown_asset(TEARDOWN_KEY, [SEEDED], group="delta")]
+    assets = [seeded_table]
     checks = [row_count_and_schema, cdf_complete, schema_evolution, time_travel,
               cross_version_readable]
     return assets, checks

@@ -2,8 +2,11 @@
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
+from dagster import AssetKey
+
+from assets import cdc
+from assets.common import teardown_asset
 from assets.delta_tables import SEEDED
-from assets.delta_tables import TEARDOWN_KEY as DELTA_TEARDOWN
 from assets.releases import TEARDOWN_KEY, release_key
 from resources.platforms.base import Catalog
 
@@ -19,12 +22,22 @@ def coexistence_job(catalog: Catalog):
     )
 
 
+INFRA_ASSETS = [SEEDED, cdc.SOURCE, cdc.STREAM, cdc.MIRROR]
+INFRA_TEARDOWN = AssetKey(["test_infrastructure", "teardown"])
+
+
+def test_infrastructure_teardown():
+    """Waits on every blocking check of the job's assets (Delta and CDC)."""
+    return teardown_asset(INFRA_TEARDOWN, INFRA_ASSETS, group="test_infrastructure")
+
+
 def test_infrastructure_job():
     return define_asset_job(
         "test_infrastructure",
-        selection=AssetSelection.assets(SEEDED, DELTA_TEARDOWN),
+        selection=AssetSelection.assets(*INFRA_ASSETS, INFRA_TEARDOWN),
         executor_def=in_process_executor,
-        description="Seed 003: seed a Delta table with real Spark + Delta (or delta-rs in light "
-                    "mode), run its change script, verify it with an independent engine, tear down.",
+        description="Seed 003: a Delta table seeded by real Spark + Delta (or delta-rs in light "
+                    "mode) and verified by an independent engine; a MariaDB CDC stream into Delta; "
+                    "tear down.",
         tags={"testbed/kind": "test_infrastructure"},
     )

@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${TESTBED_CACHE:-$HOME/.cache/testbed}
 venv=${TESTBED_VENV:-$cache/venv}
 python=${PYTHON:-python3}
-apt_packages=(postgresql libpostgresql-jdbc-java)
+apt_packages=(postgresql libpostgresql-jdbc-java mariadb-server-core mariadb-client-core)
 
 log() { printf 'setup: %s\n' "$*"; }
 
@@ -24,6 +24,12 @@ if ((${#missing[@]})); then
   log "apt-get install ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# mariadb-server-core ships no service user; MariaDB refuses to run as root without one.
+if [ "$(id -u)" -eq 0 ] && ! id mysql >/dev/null 2>&1; then
+  log "creating the mysql system user"
+  useradd --system --user-group --no-create-home --shell /usr/sbin/nologin mysql
 fi
 
 if ! java -version 2>&1 | grep -q 'version "17'; then

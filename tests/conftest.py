@@ -60,8 +60,10 @@ def state_root():
 @pytest.fixture
 def state_dir(state_root: Path, request) -> Path:
     """A fresh state dir per test, so leak checks see only that test's environments."""
-    path = state_root / request.node.name.replace("[", "_").replace("]", "")[:60]
-    path.mkdir()
+    # Short and unique: a MariaDB socket path under it must stay within 107 characters.
+    name = request.node.name.replace("[", "_").replace("]", "")[:16]
+    path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=state_root))
+    path.chmod(0o755)
     os.environ["TESTBED_STATE_DIR"] = str(path)
     yield path
     os.environ["TESTBED_STATE_DIR"] = str(state_root)

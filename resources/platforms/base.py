@@ -319,6 +319,10 @@ class Platform(ABC):
         """Where runs write their test tables (`test_<8 hex>`), like a shared bucket."""
         return self.state_dir / "delta-tables"
 
+    def mysql_source(self, env: "Environment"):
+        """The environment's MariaDB (CDC source); platforms without one say so."""
+        raise ConfigError(f"the {self.name} platform has no MariaDB source yet; use platform local")
+
     def check_state_dir(self) -> None:
         try:
             (self.state_dir / "envs").mkdir(parents=True, exist_ok=True)
@@ -337,6 +341,8 @@ class Platform(ABC):
 
     def teardown(self, env: "Environment") -> "TeardownReport":
         """Idempotent. Keeps a failed environment's files when asked (the reaper removes them)."""
+        for close in reversed(env.runtime.pop("closers", [])):
+            close()  # in-process clients (streams) first: they hold connections to the servers
         stopped = self.stop_environment(env)
         keep = env.state.failed and env.state.keep_on_failure
         if not keep:
@@ -428,6 +434,11 @@ class Environment:
         with self.lock:
             self.state.handles.append(handle)
             self.state.save()
+
+    def on_teardown(self, close) -> None:
+        """Run close() at teardown, before any server stops (e.g. stop a CDC stream)."""
+        with self.lock:
+            self.runtime.setdefault("closers", []).append(close)
 
     def record_table(self, path: str) -> None:
         with self.lock:

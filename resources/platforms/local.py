@@ -33,6 +33,8 @@ from resources.platforms.base import (
     ReleaseSpec,
 )
 from resources.ports import HOST, free_port, port_taken
+from resources.mariadb import MariaDBServer
+from resources.mariadb import find_binaries as find_mariadb
 from resources.postgres import PostgresServer, find_postgres_bin
 from resources.probes import HttpJson, LogContains, TcpOpen, all_of
 from resources.processes import (
@@ -155,6 +157,16 @@ class LocalPlatform(Platform):
                 server = PostgresServer(env.path / "postgres", self.ready_timeout)
                 env.runtime["postgres"] = server
                 self._track(env, "postgres", server.start())
+            return server
+
+    def mysql_source(self, env: Environment) -> MariaDBServer:
+        with env.lock:
+            server = env.runtime.get("mariadb")
+            if server is None:
+                find_mariadb()  # a clear error before anything starts
+                server = MariaDBServer(env.path / "mariadb", self.ready_timeout)
+                env.runtime["mariadb"] = server
+                self._track(env, "mysql", server.start())
             return server
 
     def _track(self, env: Environment, release: str, process: ManagedProcess) -> None:
@@ -434,8 +446,8 @@ class LocalPlatform(Platform):
                     left.append(f"process {handle['name']} (pid {handle['pid']})")
             except (psutil.NoSuchProcess, KeyError, TypeError):
                 pass
-        postgres = env.runtime.get("postgres")
-        ports = {"postgres": postgres.port} if postgres else {}
+        ports = {name: env.runtime[name].port for name in ("postgres", "mariadb")
+                 if name in env.runtime}
         for release, release_ports in env.runtime.get("ports", {}).items():
             ports.update({f"{release} {role}": port for role, port in release_ports.items()})
         left += [f"port {port} ({what})" for what, port in ports.items() if TcpOpen(HOST, port)()]

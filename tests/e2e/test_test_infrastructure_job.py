@@ -20,6 +20,8 @@ from tests.conftest import LeakWatch
 TESTBED = str(Path(sys.executable).parent / "testbed")
 DELTA_CHECKS = {"row_count_and_schema", "cdf_complete", "schema_evolution", "time_travel",
                 "cross_version_readable"}
+CDC_CHECKS = {"bulk_insert_captured", "transaction_order_preserved", "mirror_matches_source",
+              "resume_without_loss"}
 
 
 def rows_of(table: str) -> list[str]:
@@ -35,7 +37,7 @@ def test_spark_written_table_passes_every_check_and_is_removed(state_dir, tmp_pa
     assert cli.main(["run", "test_infrastructure"]) == 0
     table = capsys.readouterr().out
     rows = rows_of(table)
-    assert {row.split()[2] for row in rows} == DELTA_CHECKS | {"nothing_left"}, table
+    assert {row.split()[2] for row in rows} == DELTA_CHECKS | CDC_CHECKS | {"nothing_left"}, table
     assert all(row.startswith("PASS") for row in rows), table
     assert "Spark 3.5.7 + Delta 3.3.2 readChangeFeed" in table  # both engines read the CDF
     assert "Spark 4.1.0 + Delta 4.1.0 (Connect)" in table  # the other release read it
@@ -54,11 +56,12 @@ def test_two_runs_at_once_use_their_own_tables(state_dir, tmp_path):
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
     outputs = [run.communicate(timeout=600)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
-    tables = [set(re.findall(r"delta-tables/(test_[0-9a-f]{8})", out)) for out in outputs]
+    tables = [set(re.findall(r"delta-tables/(test_[0-9a-f]{8}) ", out)) for out in outputs]
     assert all(len(t) == 1 for t in tables) and tables[0] != tables[1], tables
     for out in outputs:  # had they shared a table, versions and change feeds would not match
-        assert "PASS    delta/seeded_table            time_travel" in out
-        assert "PASS    delta/seeded_table            cdf_complete" in out
+        assert re.search(r"PASS +delta/seeded_table +time_travel", out), out
+        assert re.search(r"PASS +delta/seeded_table +cdf_complete", out), out
+        assert re.search(r"PASS +cdc/products_mirror +mirror_matches_source", out), out
     assert watch.leaks() == []
     assert list((state_dir / "delta-tables").iterdir()) == []
 
@@ -79,9 +82,9 @@ def test_keep_on_failure_keeps_the_table_until_the_reaper_takes_it(state_dir, mo
     failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
     assert {"row_count_and_schema", "time_travel"} <= failed
     kept = list((state_dir / "delta-tables").glob("test_*"))
-    assert len(kept) == 1 and (kept[0] / "_delta_log").is_dir()
+    assert len(kept) == 3 and all((table / "_delta_log").is_dir() for table in kept)  # + CDC
     platform = make_platform("local", str(state_dir), 60, 10)
     assert platform.sweep() == []
     removed = platform.sweep(now=time.time() + 5 * 3600)
     assert any("TTL" in line for line in removed)
-    assert not kept[0].exists()
+    assert not any(table.exists() for table in kept)
