@@ -71,7 +71,8 @@ def products_mirror(context: AssetExecutionContext, testbed: TestbedEnvironment)
     running: cdc.CdcStream = testbed.recall("cdc/stream")
     return MaterializeResult(metadata={"path": MetadataValue.path(running.mirror),
                                        "rows": delta.table(running.mirror).count(),
-                                       "stream": str(running.stats)})
+                                       "stream": str(running.stats),
+                                       "reconnects": len(running.reconnects)})
 
 
 # --- workloads and readings ----------------------------------------------------------------------

@@ -101,7 +101,8 @@ class CdcStream:
         self.creds, self.bronze, self.mirror = creds, bronze, mirror
         self.checkpoint = checkpoint
         self.server_id = server_id
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # fatal: the writer stopped
+        self.reconnects: list[str] = []  # recovered: the reader lost its connection and resumed
         self.stats = {"changes_read": 0, "changes_written": 0, "flushes": 0, "last_flush_s": 0.0}
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -171,7 +172,7 @@ class CdcStream:
                             self._queue.put((pending, self._position))
                         pending = []
             except Exception as exc:  # a dropped connection: reconnect from the last commit read
-                self.errors.append(f"reader: {type(exc).__name__}: {exc}")
+                self.reconnects.append(f"{type(exc).__name__}: {exc}")
                 time.sleep(0.5)
             finally:
                 reader.close()
