@@ -9,10 +9,11 @@ import threading
 import time
 from decimal import Decimal
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset, asset_check
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from assets import cdc_checks
-from assets.common import guarded, to_result
+from assets.verdict import Verdict
+from assets.common import verdict_check
 from resources import cdc, delta
 from resources.environment import TestbedEnvironment
 
@@ -129,54 +130,53 @@ def _insert(ids) -> tuple[str, tuple]:
 # --- checks --------------------------------------------------------------------------------------
 
 
-@asset_check(asset=STREAM, name="bulk_insert_captured", blocking=True,
-             description=f"Insert 150 rows: all appear in bronze and mirror within {BUDGET_S:.0f}s.")
-def bulk_insert_captured(testbed: TestbedEnvironment):
-    def gather():
-        server, running = testbed.recall("cdc/source"), testbed.recall("cdc/stream")
-        ids = list(range(1, 151))
-        started = time.perf_counter()
-        _execute(server, [_insert(ids)])
-        running.wait_for(lambda: set(ids) <= {r["id"] for r in _mirror_rows(running)}, BUDGET_S * 2)
-        latency = time.perf_counter() - started
-        inserted = [pk for op, pk, _ in _captured(running, set(ids)) if op == "insert"]
-        return to_result(cdc_checks.bulk_insert_captured(
-            ids, inserted, [r["id"] for r in _mirror_rows(running)], latency, BUDGET_S), testbed)
-
-    return guarded(testbed, gather)
+def _source_and_stream(testbed: TestbedEnvironment) -> tuple:
+    return testbed.recall("cdc/source"), testbed.recall("cdc/stream")
 
 
-@asset_check(asset=STREAM, name="transaction_order_preserved", blocking=True,
-             description="A mixed INSERT/UPDATE/DELETE transaction, and two concurrent transactions "
-                         "committing in the opposite order to their start: changes appear in "
-                         "commit order, statement order within a transaction.")
-def transaction_order_preserved(testbed: TestbedEnvironment):
-    def gather():
-        server, running = testbed.recall("cdc/source"), testbed.recall("cdc/stream")
-        changed = _execute(server, [
-            _insert([1001, 1002]),
-            ("UPDATE products SET stock = stock + 5 WHERE id = %s", (1001,)),
-            ("DELETE FROM products WHERE id = %s", (1002,)),
-            _insert([1003])])
-        expected = [("insert", 1001), ("insert", 1002), ("update", 1001), ("delete", 1002),
-                    ("insert", 1003)]
-        # A starts first, B commits first: the binlog (and so the stream) orders by commit.
-        a, b = server.app.connect(), server.app.connect()
-        try:
-            a.cursor().execute(*_insert([2001]))
-            b.cursor().execute(*_insert([2002]))
-            b.commit()
-            a.commit()
-        finally:
-            a.close()
-            b.close()
-        expected += [("insert", 2002), ("insert", 2001)]
-        _caught_up(running, changed + 2)
-        keys = {pk for _op, pk in expected}
-        return to_result(cdc_checks.transaction_order_preserved(
-            expected, _captured(running, keys)), testbed)
+def _check(asset_key: AssetKey, name: str, description: str):
+    return verdict_check(asset_key, name, description, _source_and_stream)
 
-    return guarded(testbed, gather)
+
+@_check(STREAM, "bulk_insert_captured",
+        f"Insert 150 rows: all appear in bronze and mirror within {BUDGET_S:.0f}s.")
+def bulk_insert_captured(testbed, server, running) -> Verdict:
+    ids = list(range(1, 151))
+    started = time.perf_counter()
+    _execute(server, [_insert(ids)])
+    running.wait_for(lambda: set(ids) <= {r["id"] for r in _mirror_rows(running)}, BUDGET_S * 2)
+    latency = time.perf_counter() - started
+    inserted = [pk for op, pk, _ in _captured(running, set(ids)) if op == "insert"]
+    return cdc_checks.bulk_insert_captured(
+        ids, inserted, [r["id"] for r in _mirror_rows(running)], latency, BUDGET_S)
+
+
+@_check(STREAM, "transaction_order_preserved",
+        "A mixed INSERT/UPDATE/DELETE transaction, and two concurrent transactions committing in "
+        "the opposite order to their start: changes appear in commit order, statement order "
+        "within a transaction.")
+def transaction_order_preserved(testbed, server, running) -> Verdict:
+    changed = _execute(server, [
+        _insert([1001, 1002]),
+        ("UPDATE products SET stock = stock + 5 WHERE id = %s", (1001,)),
+        ("DELETE FROM products WHERE id = %s", (1002,)),
+        _insert([1003])])
+    expected = [("insert", 1001), ("insert", 1002), ("update", 1001), ("delete", 1002),
+                ("insert", 1003)]
+    # A starts first, B commits first: the binlog (and so the stream) orders by commit.
+    a, b = server.app.connect(), server.app.connect()
+    try:
+        a.cursor().execute(*_insert([2001]))
+        b.cursor().execute(*_insert([2002]))
+        b.commit()
+        a.commit()
+    finally:
+        a.close()
+        b.close()
+    expected += [("insert", 2002), ("insert", 2001)]
+    _caught_up(running, changed + 2)
+    keys = {pk for _op, pk in expected}
+    return cdc_checks.transaction_order_preserved(expected, _captured(running, keys))
 
 
 def _mixed_workload(server) -> int:
@@ -187,44 +187,34 @@ def _mixed_workload(server) -> int:
     return changed
 
 
-@asset_check(asset=MIRROR, name="mirror_matches_source", blocking=True,
-             description="After a mixed workload the Delta mirror equals SELECT * FROM products "
-                         "row for row (keys, all columns, decimals and timestamps exact).")
-def mirror_matches_source(testbed: TestbedEnvironment):
-    def gather():
-        server, running = testbed.recall("cdc/source"), testbed.recall("cdc/stream")
-        _caught_up(running, _mixed_workload(server))
-        return to_result(cdc_checks.mirror_matches_source(_source_rows(server),
-                                                          _mirror_rows(running)), testbed)
-
-    return guarded(testbed, gather)
+@_check(MIRROR, "mirror_matches_source",
+        "After a mixed workload the Delta mirror equals SELECT * FROM products row for row "
+        "(keys, all columns, decimals and timestamps exact).")
+def mirror_matches_source(testbed, server, running) -> Verdict:
+    _caught_up(running, _mixed_workload(server))
+    return cdc_checks.mirror_matches_source(_source_rows(server), _mirror_rows(running))
 
 
-@asset_check(asset=MIRROR, name="resume_without_loss", blocking=True,
-             description="Stop the stream mid-workload, write more, restart from the checkpoint: "
-                         "the mirror equals the source and no binlog position is captured twice.")
-def resume_without_loss(testbed: TestbedEnvironment):
-    def gather():
-        server, running = testbed.recall("cdc/source"), testbed.recall("cdc/stream")
-        writer = threading.Thread(target=lambda: [
-            _execute(server, [_insert([4000 + i])]) for i in range(40)])
-        writer.start()
-        time.sleep(0.05)
-        running.stop()  # mid-workload
-        writer.join()
-        _execute(server, [("UPDATE products SET stock = stock + 1 WHERE id >= 4000", ())])
-        restarted = cdc.CdcStream(running.creds, running.bronze, running.mirror, running.checkpoint)
-        restarted.start()
-        testbed.environment.on_teardown(restarted.stop)
-        testbed.remember("cdc/stream", restarted)
-        source = _source_rows(server)
-        want = {r["id"]: r for r in source}
-        restarted.wait_for(lambda: {r["id"]: r for r in _mirror_rows(restarted)} == want, 30)
-        positions = [pos for _op, _pk, pos in _captured(restarted)]
-        return to_result(cdc_checks.resume_without_loss(source, _mirror_rows(restarted),
-                                                        positions), testbed)
-
-    return guarded(testbed, gather)
+@_check(MIRROR, "resume_without_loss",
+        "Stop the stream mid-workload, write more, restart from the checkpoint: the mirror equals "
+        "the source and no binlog position is captured twice.")
+def resume_without_loss(testbed, server, running) -> Verdict:
+    writer = threading.Thread(target=lambda: [
+        _execute(server, [_insert([4000 + i])]) for i in range(40)])
+    writer.start()
+    time.sleep(0.05)
+    running.stop()  # mid-workload
+    writer.join()
+    _execute(server, [("UPDATE products SET stock = stock + 1 WHERE id >= 4000", ())])
+    restarted = cdc.CdcStream(running.creds, running.bronze, running.mirror, running.checkpoint)
+    restarted.start()
+    testbed.environment.on_teardown(restarted.stop)
+    testbed.remember("cdc/stream", restarted)
+    source = _source_rows(server)
+    want = {r["id"]: r for r in source}
+    restarted.wait_for(lambda: {r["id"]: r for r in _mirror_rows(restarted)} == want, 30)
+    positions = [pos for _op, _pk, pos in _captured(restarted)]
+    return cdc_checks.resume_without_loss(source, _mirror_rows(restarted), positions)
 
 
 def build() -> tuple[list, list]:

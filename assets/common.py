@@ -11,6 +11,7 @@ from dagster import (
     AssetKey,
     MaterializeResult,
     asset,
+    asset_check,
 )
 
 from assets.release_checks import nothing_left
@@ -38,6 +39,21 @@ def guarded(testbed: TestbedEnvironment, gather: Callable[[], AssetCheckResult])
     except Exception:
         testbed.mark_failed()
         raise
+
+
+def verdict_check(asset_key: AssetKey, name: str, description: str,
+                  inputs: Callable[[TestbedEnvironment], tuple]):
+    """Decorator: a blocking ERROR asset check whose body, fn(testbed, *inputs(testbed)), returns a
+    Verdict. inputs recalls what the run's asset made; a failure to gather marks the run failed."""
+
+    def decorate(fn: Callable[..., Verdict]):
+        @asset_check(asset=asset_key, name=name, blocking=True, description=description)
+        def check(testbed: TestbedEnvironment) -> AssetCheckResult:
+            return guarded(testbed, lambda: to_result(fn(testbed, *inputs(testbed)), testbed))
+
+        return check
+
+    return decorate
 
 
 def teardown_asset(key: AssetKey, deps: list[AssetKey], group: str):

@@ -22,7 +22,7 @@ from dagster import (
 from pydantic import Field
 
 from assets import delta_checks, delta_script
-from assets.common import guarded, to_result
+from assets.common import guarded, to_result, verdict_check
 from assets.verdict import Verdict
 from resources import delta, delta_writer
 from resources.environment import TestbedEnvironment
@@ -95,14 +95,7 @@ def _spark_label(seeded: delta_writer.SeededTable) -> str:
 
 
 def _check(name: str, description: str):
-    def decorate(fn):
-        @asset_check(asset=SEEDED, name=name, blocking=True, description=description)
-        def check(testbed: TestbedEnvironment) -> AssetCheckResult:
-            return guarded(testbed, lambda: to_result(fn(testbed, *_seeded(testbed)), testbed))
-
-        return check
-
-    return decorate
+    return verdict_check(SEEDED, name, description, _seeded)
 
 
 @_check("row_count_and_schema", "DQ-001: row count and schema equal what the seed script implies, "
