@@ -114,8 +114,10 @@ def _captured(running, keys: set[int] | None = None) -> list[tuple[str, int, str
             for r in data if keys is None or r["pk"] in keys]
 
 
-def _caught_up(running, changes: int, timeout: float = 30.0) -> None:
-    target = running.stats["changes_written"] + changes
+def _caught_up(running, written_before: int, changes: int, timeout: float = 30.0) -> None:
+    """Wait until the stream has written `changes` more than it had before the workload began
+    (counted before: a fast stream may land part of the workload while it still runs)."""
+    target = written_before + changes
     if not running.wait_for(lambda: running.stats["changes_written"] >= target, timeout):
         raise TimeoutError(f"stream wrote {running.stats['changes_written']} of {target} changes "
                            f"within {timeout:.0f}s")
@@ -156,6 +158,7 @@ def bulk_insert_captured(testbed, server, running) -> Verdict:
         "the opposite order to their start: changes appear in commit order, statement order "
         "within a transaction.")
 def transaction_order_preserved(testbed, server, running) -> Verdict:
+    written_before = running.stats["changes_written"]
     changed = _execute(server, [
         _insert([1001, 1002]),
         ("UPDATE products SET stock = stock + 5 WHERE id = %s", (1001,)),
@@ -174,7 +177,7 @@ def transaction_order_preserved(testbed, server, running) -> Verdict:
         a.close()
         b.close()
     expected += [("insert", 2002), ("insert", 2001)]
-    _caught_up(running, changed + 2)
+    _caught_up(running, written_before, changed + 2)
     keys = {pk for _op, pk in expected}
     return cdc_checks.transaction_order_preserved(expected, _captured(running, keys))
 
@@ -191,7 +194,8 @@ def _mixed_workload(server) -> int:
         "After a mixed workload the Delta mirror equals SELECT * FROM products row for row "
         "(keys, all columns, decimals and timestamps exact).")
 def mirror_matches_source(testbed, server, running) -> Verdict:
-    _caught_up(running, _mixed_workload(server))
+    written_before = running.stats["changes_written"]
+    _caught_up(running, written_before, _mixed_workload(server))
     return cdc_checks.mirror_matches_source(_source_rows(server), _mirror_rows(running))
 
 
