@@ -4,7 +4,7 @@ from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from dagster import AssetKey
 
-from assets import cdc
+from assets import alerting, cdc
 from assets.common import teardown_asset
 from assets.delta_tables import SEEDED
 from assets.releases import TEARDOWN_KEY, release_key
@@ -22,7 +22,9 @@ def coexistence_job(catalog: Catalog):
     )
 
 
-INFRA_ASSETS = [SEEDED, cdc.SOURCE, cdc.STREAM, cdc.MIRROR]
+ALERTING_ASSETS = [alerting.AM_CONFIG, alerting.RULES, alerting.STACK]
+ALERTING_TEARDOWN = AssetKey(["alerting", "teardown"])
+INFRA_ASSETS = [SEEDED, cdc.SOURCE, cdc.STREAM, cdc.MIRROR, *ALERTING_ASSETS]
 INFRA_TEARDOWN = AssetKey(["test_infrastructure", "teardown"])
 
 
@@ -38,6 +40,22 @@ def test_infrastructure_job():
         executor_def=in_process_executor,
         description="Seed 003: a Delta table seeded by real Spark + Delta (or delta-rs in light "
                     "mode) and verified by an independent engine; a MariaDB CDC stream into Delta; "
-                    "tear down.",
+                    "AlertManager + Prometheus with test receivers; tear down.",
         tags={"testbed/kind": "test_infrastructure"},
+    )
+
+
+def alerting_teardown():
+    return teardown_asset(ALERTING_TEARDOWN, ALERTING_ASSETS, group="alerting")
+
+
+def alerting_job():
+    return define_asset_job(
+        "alerting",
+        selection=AssetSelection.assets(*ALERTING_ASSETS, ALERTING_TEARDOWN),
+        executor_def=in_process_executor,
+        description="Seed 003 story 2: an AlertManager config and Prometheus rules validated, "
+                    "loaded into a real AlertManager + Prometheus, and checked by delivered "
+                    "alerts (routing, silences, SEC-001/002); tear down.",
+        tags={"testbed/kind": "alerting"},
     )

@@ -54,6 +54,22 @@ class HttpJson(Probe):
 
 
 @dataclass(frozen=True)
+class HttpOk(Probe):
+    """GET url answers 200 (a /-/ready endpoint answers plain text)."""
+
+    url: str
+
+    def __call__(self) -> bool:
+        try:
+            return httpx.get(self.url, timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def __str__(self) -> str:
+        return f"GET {self.url} answers 200"
+
+
+@dataclass(frozen=True)
 class LogContains(Probe):
     path: Path
     text: str

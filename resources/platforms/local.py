@@ -33,6 +33,8 @@ from resources.platforms.base import (
     ReleaseSpec,
 )
 from resources.ports import HOST, free_port, port_taken
+from resources.alerting import AlertingStack
+from resources.alerting import find_binaries as find_alerting_binaries
 from resources.mariadb import MariaDBServer
 from resources.mariadb import find_binaries as find_mariadb
 from resources.postgres import PostgresServer, find_postgres_bin
@@ -168,6 +170,24 @@ class LocalPlatform(Platform):
                 env.runtime["mariadb"] = server
                 self._track(env, "mysql", server.start())
             return server
+
+    def alerting_stack(self, env: Environment) -> AlertingStack:
+        with env.lock:
+            stack = env.runtime.get("alerting")
+            if stack is None:
+                find_alerting_binaries()  # a clear error before anything starts
+                stack = AlertingStack(env.path / "alerting", self.ready_timeout)
+                env.runtime["alerting"] = stack
+                env.on_teardown(stack.webhook.close)
+            return stack
+
+    def start_alerting(self, env: Environment) -> AlertingStack:
+        stack = self.alerting_stack(env)
+        with env.lock:
+            if not stack.started:
+                self._track(env, "alerting", stack.start_alertmanager())
+                self._track(env, "alerting", stack.start_prometheus())
+        return stack
 
     def _track(self, env: Environment, release: str, process: ManagedProcess) -> None:
         with env.lock:
@@ -450,6 +470,10 @@ class LocalPlatform(Platform):
                  if name in env.runtime}
         for release, release_ports in env.runtime.get("ports", {}).items():
             ports.update({f"{release} {role}": port for role, port in release_ports.items()})
+        if "alerting" in env.runtime:
+            stack = env.runtime["alerting"]
+            ports.update({"alertmanager": stack.am_port, "prometheus": stack.prom_port,
+                          "webhook receiver": int(stack.webhook.url.rsplit(":", 1)[1])})
         left += [f"port {port} ({what})" for what, port in ports.items() if TcpOpen(HOST, port)()]
         return left
 
