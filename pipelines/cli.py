@@ -80,10 +80,9 @@ def run(job_name: str, keep_on_failure: bool, seed_config: dict | None = None) -
 
 
 def sweep() -> int:
-    from resources.environment import make_platform
+    from resources.environment import housekeeping_platform
 
-    platform = make_platform(os.environ.get("TESTBED_PLATFORM", "local"), str(state_dir()), 60, 10)
-    removed = platform.sweep()
+    removed = housekeeping_platform().sweep()
     for line in removed:
         print(f"removed {line}")
     print(f"sweep: {len(removed)} environment(s) removed from {state_dir()}")

@@ -1,26 +1,44 @@
 """The Testbed code location: `dagster dev -w workspace.yaml` loads `defs` from here."""
 
+import os
+
 from dagster import Definitions
 
-from assets import cdc, delta_tables, releases
-from pipelines.jobs import coexistence_job, test_infrastructure_job, test_infrastructure_teardown
+from assets import alerting, cdc, delta_tables, releases
+from pipelines import sensors
+from pipelines.check_alerts import AlertSink
+from pipelines.jobs import (
+    alerting_job,
+    alerting_teardown,
+    coexistence_job,
+    test_infrastructure_job,
+    test_infrastructure_teardown,
+)
 from pipelines.schedules import nightly_coexistence
 from resources.environment import TestbedEnvironment
 from resources.platforms.base import Catalog, load_catalog
 
 
-def build_definitions(catalog: Catalog, testbed: TestbedEnvironment | None = None) -> Definitions:
+def build_definitions(catalog: Catalog, testbed: TestbedEnvironment | None = None,
+                      alert_sink: AlertSink | None = None) -> Definitions:
     release_assets, release_checks = releases.build(catalog)
     delta_assets, delta_checks = delta_tables.build()
     cdc_assets, cdc_checks = cdc.build()
+    alerting_assets, alerting_checks = alerting.build()
     coexistence = coexistence_job(catalog)
     return Definitions(
-        assets=release_assets + delta_assets + cdc_assets + [test_infrastructure_teardown()],
-        asset_checks=release_checks + delta_checks + cdc_checks,
-        jobs=[coexistence, test_infrastructure_job()],
-        schedules=[nightly_coexistence(coexistence)],
+        assets=release_assets + delta_assets + cdc_assets + alerting_assets
+        + [test_infrastructure_teardown(), alerting_teardown()],
+        asset_checks=release_checks + delta_checks + cdc_checks + alerting_checks,
+        jobs=[coexistence, test_infrastructure_job(), alerting_job(),
+              sensors.environment_teardown, sensors.sweep],
+        schedules=[nightly_coexistence(coexistence), sensors.reaper],
+        sensors=sensors.sensors(),
         # The platform (local | compose | kubernetes) comes from TESTBED_PLATFORM, default local.
-        resources={"testbed": testbed or TestbedEnvironment()},
+        resources={"testbed": testbed or TestbedEnvironment(),
+                   "alert_sink": alert_sink or AlertSink(
+                       url=os.environ.get("TESTBED_ALERTMANAGER_URL"),
+                       ui_url=os.environ.get("TESTBED_UI_URL", "http://127.0.0.1:3000"))},
     )
 
 

@@ -37,6 +37,13 @@ def make_platform(name: str, state: str, ready_timeout: float, grace: float) -> 
                       f"set TESTBED_PLATFORM=local or the resource's `platform` field")
 
 
+def housekeeping_platform(platform: str | None = None, state: str | None = None) -> Platform:
+    """The platform for teardown and sweeps: no preflight, so cleanup works even where a deploy
+    would not (a missing Spark install must not keep environments alive)."""
+    return make_platform(platform or os.environ.get("TESTBED_PLATFORM", "local"),
+                         state or str(state_dir()), 60, 10)
+
+
 def probe_table(spec: ReleaseSpec) -> str:
     return f"testbed_probe_{spec.key}"
 

@@ -259,7 +259,9 @@ class EnvironmentState(BaseModel):
     def abandoned(self, now: float | None = None) -> str | None:
         """Why the reaper may remove this environment, or None while it is owned and fresh."""
         now = time.time() if now is None else now
-        if not self.owner_alive():
+        kept = self.failed and self.keep_on_failure
+        # A kept environment outlives its run on purpose (someone is debugging it): TTL only.
+        if not kept and not self.owner_alive():
             return f"owner pid {self.owner_pid} on {self.owner_host} is gone"
         if now - self.created > self.ttl_seconds:
             return f"TTL {self.ttl_seconds:.0f}s expired ({now - self.created:.0f}s old)"
@@ -323,6 +325,14 @@ class Platform(ABC):
         """The environment's MariaDB (CDC source); platforms without one say so."""
         raise ConfigError(f"the {self.name} platform has no MariaDB source yet; use platform local")
 
+    def alerting_stack(self, env: "Environment"):
+        """The environment's AlertManager + Prometheus, configurable but not started yet."""
+        raise ConfigError(f"the {self.name} platform has no alerting stack yet; use platform local")
+
+    def start_alerting(self, env: "Environment"):
+        """Start the alerting stack with the configs written into it; returns it."""
+        raise ConfigError(f"the {self.name} platform has no alerting stack yet; use platform local")
+
     def check_state_dir(self) -> None:
         try:
             (self.state_dir / "envs").mkdir(parents=True, exist_ok=True)
@@ -360,26 +370,50 @@ class Platform(ABC):
         return TeardownReport(env_id=env.state.env_id, stopped=stopped, leftovers=left,
                               kept_dir=str(env.state.path) if keep else None)
 
+    def states(self) -> list[EnvironmentState]:
+        found = []
+        envs = self.state_dir / "envs"
+        for env_dir in sorted(envs.glob("env-*")) if envs.exists() else []:
+            try:
+                found.append(EnvironmentState.load(env_dir))
+            except (OSError, ValueError):
+                continue  # not ours to judge: env.json is written before anything starts
+        return found
+
+    def _remove(self, state: EnvironmentState) -> None:
+        self.destroy_abandoned(state)
+        for table in state.tables:
+            shutil.rmtree(table, ignore_errors=True)
+        shutil.rmtree(state.path, ignore_errors=True)
+
+    def reap_run(self, run_id: str) -> list[str]:
+        """Teardown layer 3: remove what run `run_id` left, once the run has finished. Idempotent
+        (a run that tore down after itself left nothing); a failed environment kept for debugging
+        stays until its TTL."""
+        removed = []
+        for state in self.states():
+            if state.platform != self.name or state.owner_run_id != run_id:
+                continue
+            if state.failed and state.keep_on_failure:
+                removed.append(f"{state.env_id}: kept for debugging (keep_on_failure) until its "
+                               f"TTL; `testbed sweep` removes it then")
+                continue
+            self._remove(state)
+            removed.append(f"{state.env_id}: left by run {run_id}")
+        return removed
+
     def sweep(self, now: float | None = None, table_ttl_seconds: float = 4 * 3600) -> list[str]:
         """Remove environments of this platform whose owner is gone or whose TTL expired, with
         their tables; then `test_*` tables no live environment claims, older than the TTL."""
         now = time.time() if now is None else now
         removed = []
         claimed: set[str] = set()
-        envs = self.state_dir / "envs"
-        for env_dir in sorted(envs.glob("env-*")) if envs.exists() else []:
-            try:
-                state = EnvironmentState.load(env_dir)
-            except (OSError, ValueError):
-                continue  # not ours to judge: env.json is written before anything starts
+        for state in self.states():
             reason = state.abandoned(now) if state.platform == self.name else None
             if reason is None:
                 claimed.update(state.tables)
                 continue
-            self.destroy_abandoned(state)
-            for table in state.tables:
-                shutil.rmtree(table, ignore_errors=True)
-            shutil.rmtree(env_dir, ignore_errors=True)
+            self._remove(state)
             removed.append(f"{state.env_id}: {reason}")
         root = self.tables_root
         for table in sorted(root.glob("test_*")) if root.exists() else []:
