@@ -13,7 +13,7 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- define "testbed-lib.labels" -}}
 {{- $ctx := index . 0 -}}
 {{ include "testbed-lib.selectorLabels" . }}
-app.kubernetes.io/version: {{ $ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/version: {{ regexFind "^[0-9]+\\.[0-9]+\\.[0-9]+" $ctx.Values.image.tag | default $ctx.Chart.AppVersion | quote }}
 app.kubernetes.io/part-of: testbed
 app.kubernetes.io/managed-by: {{ $ctx.Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" $ctx.Chart.Name $ctx.Chart.Version | replace "+" "_" }}

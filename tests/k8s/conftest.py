@@ -1,0 +1,39 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from resources.k8s import charts
+from resources.platforms.base import load_catalog
+
+VALUES = Path(__file__).parent / "values"
+NAMESPACE = "testbed-env-0123456789"
+
+
+def values_file(name: str) -> dict:
+    return yaml.safe_load((VALUES / name).read_text())
+
+
+@pytest.fixture(scope="session")
+def s3() -> dict:
+    return values_file("s3-test.yaml")["s3"]
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    return load_catalog()
+
+
+def render_release(spec, s3: dict, release: str | None = None, extra: dict | None = None,
+                   namespace: str = NAMESPACE) -> list[dict]:
+    values = charts.release_values(spec, "env-0123456789", "pytest", s3)
+    for key, value in (extra or {}).items():
+        values[key] = {**values.get(key, {}), **value} if isinstance(value, dict) else value
+    return charts.render(charts.chart_dir(spec), release or charts.helm_release(spec), namespace,
+                         values)
+
+
+@pytest.fixture(scope="session")
+def both(catalog, s3) -> list[dict]:
+    """spark-35 and spark-41 rendered into one namespace, as the platform installs them."""
+    return [obj for spec in catalog.releases for obj in render_release(spec, s3)]
