@@ -46,11 +46,12 @@ class PrometheusRulesSettings(Config):
                           "TestbedAlwaysFiring rule for prometheus_to_alertmanager")
 
 
-def _read_user_file(path: str, field: str) -> str:
+def _read_user_file(path: str, name: str) -> str:
+    """Read before the environment exists: a wrong path starts nothing."""
     file = Path(path).expanduser()
     if not file.is_file():
-        raise ConfigError(f"{field}: {file} is not a readable file; give the path of the file to "
-                          f"test or leave {field} unset for the rendered default")
+        raise ConfigError(f"{name}: {file} is not a readable file; give the path of the file to "
+                          f"test or leave {name} unset for the rendered default")
     return file.read_text()
 
 
@@ -60,11 +61,11 @@ def _read_user_file(path: str, field: str) -> str:
                    "webhook receivers; validated with amtool check-config before it is loaded.")
 def alertmanager_config(context: AssetExecutionContext, config: AlertmanagerConfigSettings,
                         testbed: TestbedEnvironment) -> MaterializeResult:
+    user_text = _read_user_file(config.config_file, "config_file") if config.config_file else None
     env = testbed.environment
     stack: AlertingStack = env.platform.alerting_stack(env)
-    if config.config_file:
-        text = alerting.substitute_webhook(_read_user_file(config.config_file, "config_file"),
-                                           stack.webhook.url)
+    if user_text is not None:
+        text = alerting.substitute_webhook(user_text, stack.webhook.url)
     else:
         text = yaml.safe_dump(alerting.render_alertmanager_config(stack.webhook.url,
                                                                   config.group_wait),
@@ -87,10 +88,10 @@ def alertmanager_config(context: AssetExecutionContext, config: AlertmanagerConf
                    "proves the alert path, and a target-down rule); validated with promtool.")
 def prometheus_rules(context: AssetExecutionContext, config: PrometheusRulesSettings,
                      testbed: TestbedEnvironment) -> MaterializeResult:
-    env = testbed.environment
-    stack: AlertingStack = env.platform.alerting_stack(env)
     text = (_read_user_file(config.rules_file, "rules_file") if config.rules_file
             else yaml.safe_dump(alerting.render_rules(), sort_keys=False))
+    env = testbed.environment
+    stack: AlertingStack = env.platform.alerting_stack(env)
     path = stack.write_rules(text)
     result = alerting.check_rules(path)
     testbed.remember("alerting/rules_check", result)
@@ -204,18 +205,18 @@ def severity_routing(testbed, running: AlertingStack, expect: dict[str, str]) ->
     return measure_routing(running, expect)
 
 
-def measure_silence(running: AlertingStack) -> Verdict:
+def measure_silence(running: AlertingStack, timeout_s: float = DELIVERY_TIMEOUT_S) -> Verdict:
     silenced, control = probe_name("TestbedSilenced"), probe_name("TestbedControl")
     silence_id = running.silence({"alertname": silenced})
     running.post_alerts([probe_alert(silenced, severity="warning"),
                          probe_alert(control, severity="warning")])
-    control_delivered = bool(running.webhook.wait_for(control, DELIVERY_TIMEOUT_S))
+    control_delivered = bool(running.webhook.wait_for(control, timeout_s))
     time.sleep(1.0)  # one more group_interval for a delivery that should not come
     listed = running.alerts(alertname=silenced)
     state = listed[0]["status"]["state"] if listed else None
     silenced_delivered = bool(running.webhook.received(silenced))
     running.expire_silence(silence_id)
-    after = bool(running.webhook.wait_for(silenced, DELIVERY_TIMEOUT_S))
+    after = bool(running.webhook.wait_for(silenced, timeout_s))
     return alerting_checks.silence_suppresses(state, silenced_delivered, control_delivered, after)
 
 

@@ -22,6 +22,8 @@ DELTA_CHECKS = {"row_count_and_schema", "cdf_complete", "schema_evolution", "tim
                 "cross_version_readable"}
 CDC_CHECKS = {"bulk_insert_captured", "transaction_order_preserved", "mirror_matches_source",
               "resume_without_loss"}
+ALERTING_CHECKS = {"config_valid", "no_production_receivers", "alert_visible_fast",
+                   "severity_routing", "silence_suppresses", "prometheus_to_alertmanager"}
 
 
 def rows_of(table: str) -> list[str]:
@@ -37,7 +39,8 @@ def test_spark_written_table_passes_every_check_and_is_removed(state_dir, tmp_pa
     assert cli.main(["run", "test_infrastructure"]) == 0
     table = capsys.readouterr().out
     rows = rows_of(table)
-    assert {row.split()[2] for row in rows} == DELTA_CHECKS | CDC_CHECKS | {"nothing_left"}, table
+    assert {row.split()[2] for row in rows} == (DELTA_CHECKS | CDC_CHECKS | ALERTING_CHECKS
+                                                   | {"nothing_left"}), table
     assert all(row.startswith("PASS") for row in rows), table
     assert "Spark 3.5.7 + Delta 3.3.2 readChangeFeed" in table  # both engines read the CDF
     assert "Spark 4.1.0 + Delta 4.1.0 (Connect)" in table  # the other release read it
