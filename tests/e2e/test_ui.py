@@ -41,8 +41,10 @@ def test_ui_lists_releases_checks_job_and_schedule(webserver):
     repo = response.json()["data"]["repositoriesOrError"]["nodes"][0]
     assert repo["location"]["name"] == "testbed"
     assert "coexistence" in {job["name"] for job in repo["jobs"]}
-    assert repo["schedules"] == [{"name": "nightly_coexistence", "cronSchedule": "0 2 * * *",
-                                  "scheduleState": {"status": "STOPPED"}}]
+    schedules = {s["name"]: (s["cronSchedule"], s["scheduleState"]["status"])
+                 for s in repo["schedules"]}
+    assert schedules == {"nightly_coexistence": ("0 2 * * *", "STOPPED"),
+                         "reaper": ("*/30 * * * *", "RUNNING")}
     checks = {"/".join(node["assetKey"]["path"]): {c["name"] for c in
                                                     node["assetChecksOrError"]["checks"]}
               for node in repo["assetNodes"]}

@@ -58,3 +58,32 @@ def test_bad_engine_is_refused_by_run_config_before_anything_starts():
         job.execute_in_process(instance=DagsterInstance.ephemeral(),
                                run_config={"ops": {"delta__seeded_table": {"config": {"engine": "duckdb"}}}})
     assert cli.main(["run", "coexistence", "--engine", "deltars"]) == 2
+
+
+def test_guaranteed_teardown_sensors_and_reaper_run_by_default():
+    from dagster import DefaultSensorStatus
+
+    repo = defs.get_repository_def()
+    sensors = {sensor.name: sensor for sensor in repo.sensor_defs}
+    assert set(sensors) == {"teardown_on_success", "teardown_on_failure", "teardown_on_canceled",
+                            "check_failure_alerts_on_success", "check_failure_alerts_on_failure"}
+    assert all(s.default_status == DefaultSensorStatus.RUNNING for s in sensors.values())
+    for name in ("teardown_on_success", "teardown_on_failure", "teardown_on_canceled"):
+        assert sensors[name].job_name == "environment_teardown"
+    reaper = defs.resolve_schedule_def("reaper")
+    assert reaper.job_name == "sweep" and reaper.default_status == DefaultScheduleStatus.RUNNING
+    for name in ("environment_teardown", "sweep", "alerting", "test_infrastructure"):
+        assert defs.resolve_job_def(name).executor_def.name == "in_process", name
+
+
+def test_alerting_assets_and_checks_are_present():
+    graph = defs.resolve_asset_graph()
+    expected = {
+        ("alerting", "alertmanager_config"): {"config_valid", "no_production_receivers"},
+        ("alerting", "prometheus_rules"): {"config_valid"},
+        ("alerting", "stack"): {"alert_visible_fast", "severity_routing", "silence_suppresses",
+                                "prometheus_to_alertmanager"},
+    }
+    for path, names in expected.items():
+        found = {key.name for key in graph.asset_check_keys if key.asset_key == AssetKey(list(path))}
+        assert found == names, path
