@@ -33,7 +33,11 @@ def make_platform(name: str, state: str, ready_timeout: float, grace: float) -> 
         from resources.platforms.local import LocalPlatform
 
         return LocalPlatform(state, grace_seconds=grace, ready_timeout=ready_timeout)
-    raise ConfigError(f"platform {name!r} is not available here (known: local); "
+    if name == "kubernetes":
+        from resources.platforms.kubernetes import KubernetesPlatform
+
+        return KubernetesPlatform.for_run(state, ready_timeout, grace)
+    raise ConfigError(f"platform {name!r} is not available here (known: local, kubernetes); "
                       f"set TESTBED_PLATFORM=local or the resource's `platform` field")
 
 

@@ -46,3 +46,8 @@ def release_jars(release: str) -> Path:
 def ivy_dir(release: str) -> Path:
     """The release's own Ivy cache (spark.jars.ivy), so releases never share resolved jars."""
     return cache_dir() / "ivy" / release
+
+
+def platform_name() -> str:
+    """TESTBED_PLATFORM, else DEPLOY_TARGET (the seed's name for it), else local."""
+    return os.environ.get("TESTBED_PLATFORM") or os.environ.get("DEPLOY_TARGET") or "local"

@@ -151,7 +151,8 @@ def component_facts(objects: list[dict], release: str, ready: dict[str, tuple[bo
                     ) -> list[ComponentFacts]:
     """ready: workload name -> (ready, how it was judged); missing means not deployed."""
     found = []
-    for workload in of_release(objects, release):
+    # Sorted by name: the API lists by kind, Helm renders by template; facts must not differ.
+    for workload in sorted(of_release(objects, release), key=name):
         if workload["kind"] not in WORKLOADS:
             continue
         kind = labels(workload).get(COMPONENT, workload["kind"].lower())

@@ -9,6 +9,7 @@ kind: ConfigMap
 metadata:
   {{- include "testbed-lib.metadata" (list . "jars") | nindent 2 }}
 data:
+  repository: {{ .Values.jars.repository | trimSuffix "/" | quote }}
   jars.txt: |
     {{- range .Values.jars.artifacts }}
     {{ printf "%s/%s/%s/%s-%s.jar %s" (replace "." "/" .group) .artifact .version .artifact .version .sha1 }}
@@ -17,10 +18,11 @@ data:
     #!/bin/sh
     # Fetch the pinned jars into /opt/testbed/jars; a wrong checksum stops the pod from starting.
     set -eu
+    repository="$(cat /opt/testbed/jars-list/repository)"
     while read -r path sha1; do
       [ -n "$path" ] || continue
       file="/opt/testbed/jars/$(basename "$path")"
-      wget -q -T 60 -O "$file.part" "$MAVEN_REPOSITORY/$path"
+      wget -q -T 60 -O "$file.part" "$repository/$path"
       echo "$sha1  $file.part" | sha1sum -c -
       mv "$file.part" "$file"
     done < /opt/testbed/jars-list/jars.txt
@@ -52,9 +54,6 @@ securityContext:
   image: {{ printf "%s:%s" .Values.image.repository .Values.image.tag | quote }}
   imagePullPolicy: {{ .Values.image.pullPolicy }}
   command: ["/bin/sh", "/opt/testbed/jars-list/fetch-jars.sh"]
-  env:
-    - name: MAVEN_REPOSITORY
-      value: {{ .Values.jars.repository | trimSuffix "/" | quote }}
   volumeMounts:
     {{- include "testbed-lib.jarsMount" . | nindent 4 }}
     - name: jars-list

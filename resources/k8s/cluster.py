@@ -1,0 +1,227 @@
+"""A Kubernetes cluster through the official client: namespaces we own, the live objects of a
+release (as plain dicts, the same shape Helm renders), readiness waits, and reading back what runs
+(pod logs, a command in a pod, an HTTP GET through the API server's service proxy)."""
+
+import os
+import time
+from pathlib import Path
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+from resources.k8s.facts import INSTANCE
+from resources.platforms.base import ConfigError
+
+OWNER = "testbed.io/owner"
+ENV = "testbed.io/env"
+CREATED = "testbed.io/created"
+TTL = "testbed.io/ttl-seconds"
+OWNER_VALUE = "testbed"
+RESERVED = ("default", "kube-system", "kube-public", "kube-node-lease")
+# Pod states that will not get better by waiting; reported with the workload that is not ready.
+STUCK = {"ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff", "CreateContainerConfigError",
+         "InvalidImageName", "RunContainerError"}
+
+
+def kubeconfig_path() -> Path | None:
+    """TESTBED_KUBECONFIG, else KUBECONFIG, else ~/.kube/config; None when none exists."""
+    raw = os.environ.get("TESTBED_KUBECONFIG") or os.environ.get("KUBECONFIG", "").split(":")[0]
+    path = Path(raw).expanduser() if raw else Path.home() / ".kube" / "config"
+    return path if path.exists() else None
+
+
+def in_cluster() -> bool:
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+
+
+def api_client(context: str | None = None) -> client.ApiClient:
+    """The official client from a kubeconfig, or the pod's service account inside a cluster."""
+    path = kubeconfig_path()
+    try:
+        if path is not None:
+            return config.new_client_from_config(str(path), context=context)
+        if in_cluster():
+            config.load_incluster_config()
+            return client.ApiClient()
+    except (config.ConfigException, OSError) as exc:
+        raise ConfigError(f"kubeconfig {path or '(in-cluster)'} is unusable: {exc}; fix it or set "
+                          f"TESTBED_KUBECONFIG / TESTBED_KUBE_CONTEXT") from None
+    raise ConfigError("no kubeconfig: set KUBECONFIG or TESTBED_KUBECONFIG to a cluster's "
+                      "kubeconfig (or run inside a cluster) to use TESTBED_PLATFORM=kubernetes")
+
+
+def namespace_for(env_id: str) -> str:
+    """One namespace per environment, never a shared or system one."""
+    name = f"testbed-{env_id}"
+    if name in RESERVED or name.startswith("kube-") or len(name) > 63:
+        raise ConfigError(f"namespace {name!r} is reserved or too long; environments get their "
+                          f"own namespace testbed-<env id>")
+    return name
+
+
+class Cluster:
+    def __init__(self, api: client.ApiClient):
+        self.api = api
+        self.core = client.CoreV1Api(api)
+        self.apps = client.AppsV1Api(api)
+        self.batch = client.BatchV1Api(api)
+        self.rbac = client.RbacAuthorizationV1Api(api)
+
+    def plain(self, obj) -> dict:
+        return self.api.sanitize_for_serialization(obj)
+
+    # --- namespaces ---------------------------------------------------------------------------
+
+    def ensure_namespace(self, name: str, env_id: str, run_id: str, created: float,
+                         ttl_seconds: float) -> None:
+        if name in RESERVED or name.startswith("kube-"):
+            raise ConfigError(f"refusing to deploy into namespace {name!r}: use a namespace of "
+                              f"the environment's own (testbed-<env id>)")
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {
+            "name": name,
+            "labels": {OWNER: OWNER_VALUE, ENV: env_id, "app.kubernetes.io/part-of": "testbed"},
+            "annotations": {CREATED: str(int(created)), TTL: str(int(ttl_seconds)),
+                            "testbed.io/run-id": run_id}}}
+        try:
+            self.core.create_namespace(body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            labels = self.plain(self.core.read_namespace(name))["metadata"].get("labels") or {}
+            if labels.get(ENV) != env_id:
+                raise ConfigError(f"namespace {name} exists and is not environment {env_id}'s; "
+                                  f"delete it or let the reaper (testbed sweep) do it") from None
+
+    def owned_namespaces(self) -> list[dict]:
+        items = self.core.list_namespace(label_selector=f"{OWNER}={OWNER_VALUE}").items
+        return [self.plain(ns) for ns in items]
+
+    def namespace_phase(self, name: str) -> str | None:
+        """Active, Terminating, or None when it is gone."""
+        try:
+            ns = self.plain(self.core.read_namespace(name))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return (ns.get("status") or {}).get("phase", "Active")
+
+    def delete_namespace(self, name: str) -> bool:
+        try:
+            self.core.delete_namespace(name, propagation_policy="Foreground")
+            return True
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+    def wait_namespace_gone(self, name: str, timeout: float, interval: float = 2.0) -> str | None:
+        """The namespace's phase when the wait gave up, None once it is gone."""
+        return _poll(lambda: self.namespace_phase(name), lambda phase: phase is None, timeout,
+                     interval)
+
+    # --- a release's live objects -------------------------------------------------------------
+
+    def release_objects(self, namespace: str, release: str) -> list[dict]:
+        selector = f"{INSTANCE}={release}"
+        listings = [
+            ("Service", "v1", self.core.list_namespaced_service),
+            ("ConfigMap", "v1", self.core.list_namespaced_config_map),
+            ("ServiceAccount", "v1", self.core.list_namespaced_service_account),
+            ("PersistentVolumeClaim", "v1", self.core.list_namespaced_persistent_volume_claim),
+            ("Deployment", "apps/v1", self.apps.list_namespaced_deployment),
+            ("StatefulSet", "apps/v1", self.apps.list_namespaced_stateful_set),
+            ("Role", "rbac.authorization.k8s.io/v1", self.rbac.list_namespaced_role),
+            ("RoleBinding", "rbac.authorization.k8s.io/v1", self.rbac.list_namespaced_role_binding),
+        ]
+        objects = []
+        for kind, api_version, list_fn in listings:
+            for item in list_fn(namespace, label_selector=selector).items:
+                obj = self.plain(item)
+                obj.setdefault("kind", kind)
+                obj.setdefault("apiVersion", api_version)
+                objects.append(obj)
+        return objects
+
+    def pods(self, namespace: str, selector: str) -> list[dict]:
+        return [self.plain(p) for p in
+                self.core.list_namespaced_pod(namespace, label_selector=selector).items]
+
+    def readiness(self, namespace: str, release: str) -> dict[str, tuple[bool, str]]:
+        """Workload name -> (ready, why): ready replicas against the desired count, and the
+        reason of a pod that is stuck (image pull, crash loop)."""
+        found = {}
+        for obj in self.release_objects(namespace, release):
+            if obj["kind"] not in ("Deployment", "StatefulSet"):
+                continue
+            want = (obj.get("spec") or {}).get("replicas", 1)
+            have = (obj.get("status") or {}).get("readyReplicas") or 0
+            why = f"{have}/{want} replicas ready"
+            selector = ",".join(f"{k}={v}" for k, v in
+                                obj["spec"]["selector"]["matchLabels"].items())
+            stuck = sorted({reason for pod in self.pods(namespace, selector)
+                            for reason in _waiting_reasons(pod) if reason in STUCK})
+            if stuck:
+                why += f" ({', '.join(stuck)})"
+            found[obj["metadata"]["name"]] = (have >= want, why)
+        return found
+
+    def wait_ready(self, namespace: str, release: str, timeout: float,
+                   interval: float = 2.0) -> dict[str, float]:
+        """Seconds until each workload was ready. Raises TimeoutError naming those that are not."""
+        started = time.monotonic()
+        ready_at: dict[str, float] = {}
+
+        def step():
+            state = self.readiness(namespace, release)
+            for name, (ok, _why) in state.items():
+                if ok:
+                    ready_at.setdefault(name, round(time.monotonic() - started, 2))
+            return state
+
+        state = _poll(step, lambda s: bool(s) and all(ok for ok, _ in s.values()), timeout, interval)
+        waiting = {name: why for name, (ok, why) in state.items() if not ok}
+        if waiting or not state:
+            detail = ", ".join(f"{n}: {w}" for n, w in waiting.items()) or "no workloads found"
+            raise TimeoutError(f"release {release} in {namespace} not ready after {timeout:.0f}s: "
+                               f"{detail}")
+        return ready_at
+
+    # --- reading back what runs -----------------------------------------------------------------
+
+    def service_get(self, namespace: str, service: str, port: str, path: str) -> str:
+        """HTTP GET to a Service through the API server's proxy: works from outside the cluster."""
+        # Raw body: the client would json-decode it and hand back the Python repr as "str".
+        response = self.core.connect_get_namespaced_service_proxy_with_path(
+            f"{service}:{port}", namespace, path.lstrip("/"), _preload_content=False)
+        return response.data.decode()
+
+    def exec(self, namespace: str, pod: str, container: str, command: list[str]) -> str:
+        from kubernetes.stream import stream
+
+        return stream(self.core.connect_get_namespaced_pod_exec, pod, namespace,
+                      container=container, command=command, stderr=True, stdin=False,
+                      stdout=True, tty=False)
+
+    def pod_log(self, namespace: str, pod: str, container: str | None = None,
+                tail_lines: int = 200) -> str:
+        try:
+            return self.core.read_namespaced_pod_log(pod, namespace, container=container,
+                                                     tail_lines=tail_lines)
+        except ApiException as exc:
+            return f"(no log: {exc.status} {exc.reason})"
+
+
+def _waiting_reasons(pod: dict) -> list[str]:
+    status = pod.get("status") or {}
+    statuses = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
+    return [(s.get("state") or {}).get("waiting", {}).get("reason", "") for s in statuses]
+
+
+def _poll(fetch, done, timeout: float, interval: float):
+    """fetch() until done(result) or the timeout; returns the last result either way."""
+    retrying = Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(interval),
+                        retry=retry_if_result(lambda result: not done(result)),
+                        retry_error_callback=lambda state: state.outcome.result())
+    return retrying(fetch)

@@ -1,0 +1,324 @@
+"""The kubernetes platform: each environment is a namespace, each release a Helm release of
+charts/spark-<minor> in it.
+
+deploy = helm install (helm-python-sdk) into testbed-<env id>, then wait for readiness with the
+official client; facts = the live objects read through the same reader as the rendered manifests,
+plus what only a running system has (metastore tables, History applications); teardown = helm
+uninstall + namespace delete; the reaper also removes namespaces carrying our owner label whose
+TTL expired, wherever they were created.
+
+Settings (environment): TESTBED_S3_ENDPOINT, TESTBED_S3_ACCESS_KEY, TESTBED_S3_SECRET_KEY (the
+object store the releases' event logs and warehouse live in), TESTBED_KUBECONFIG / KUBECONFIG,
+TESTBED_KUBE_CONTEXT.
+"""
+
+import json
+import os
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError
+
+from resources.k8s import charts
+from resources.k8s.cluster import (
+    CREATED,
+    ENV,
+    TTL,
+    Cluster,
+    api_client,
+    kubeconfig_path,
+    namespace_for,
+)
+from resources.k8s.facts import COMPONENT, labels, release_facts
+from resources.k8s.jobs import script_configmap, spark_submit_job
+from resources.platforms.base import (
+    ConfigError,
+    Deployment,
+    Environment,
+    EnvironmentState,
+    Facts,
+    HistoryApp,
+    JobResult,
+    Platform,
+    ReleaseSpec,
+)
+
+SETTINGS_HELP = ("set TESTBED_S3_ENDPOINT (e.g. http://minio.minio.svc:9000), TESTBED_S3_ACCESS_KEY "
+                 "and TESTBED_S3_SECRET_KEY: the object store the releases write event logs and "
+                 "tables to")
+
+
+class KubernetesSettings(BaseModel):
+    s3_endpoint: str = Field(pattern=r"^https?://[^\s/]+/?$")
+    s3_access_key: str = Field(min_length=1)
+    s3_secret_key: str = Field(min_length=1)
+    kube_context: str | None = None
+
+    @classmethod
+    def from_env(cls) -> "KubernetesSettings":
+        try:
+            return cls(s3_endpoint=os.environ.get("TESTBED_S3_ENDPOINT", ""),
+                       s3_access_key=os.environ.get("TESTBED_S3_ACCESS_KEY", ""),
+                       s3_secret_key=os.environ.get("TESTBED_S3_SECRET_KEY", ""),
+                       kube_context=os.environ.get("TESTBED_KUBE_CONTEXT") or None)
+        except ValidationError as exc:
+            fields = ", ".join(f"TESTBED_{'_'.join(map(str, e['loc'])).upper()}"
+                               for e in exc.errors())
+            raise ConfigError(f"kubernetes platform: {fields} missing or invalid; "
+                              f"{SETTINGS_HELP}") from None
+
+    def s3_values(self) -> dict:
+        return {"endpoint": self.s3_endpoint, "accessKey": self.s3_access_key,
+                "secretKey": self.s3_secret_key}
+
+
+class KubernetesPlatform(Platform):
+    name = "kubernetes"
+    poll_seconds = 2.0  # how often waits ask the API server
+
+    def __init__(self, state_dir: Path, grace_seconds: float = 10.0, ready_timeout: float = 600.0,
+                 cluster: Cluster | None = None, settings: KubernetesSettings | None = None):
+        super().__init__(state_dir, grace_seconds)
+        self.ready_timeout = ready_timeout
+        self._cluster = cluster
+        self._settings = settings
+
+    @classmethod
+    def for_run(cls, state_dir: Path, ready_timeout: float, grace: float) -> "KubernetesPlatform":
+        """Image pulls and the jars init containers take minutes on a fresh cluster: never wait
+        less than TESTBED_K8S_READY_TIMEOUT (default 600 s)."""
+        floor = float(os.environ.get("TESTBED_K8S_READY_TIMEOUT", "600"))
+        return cls(state_dir, grace_seconds=grace, ready_timeout=max(ready_timeout, floor))
+
+    @property
+    def settings(self) -> KubernetesSettings:
+        if self._settings is None:
+            self._settings = KubernetesSettings.from_env()
+        return self._settings
+
+    @property
+    def cluster(self) -> Cluster:
+        if self._cluster is None:
+            self._cluster = Cluster(api_client(self.settings.kube_context))
+        return self._cluster
+
+    def helm(self, namespace: str):
+        import helm_python
+
+        path = kubeconfig_path()
+        return helm_python.Config(kubeconfig_path=str(path) if path else None,
+                                  kube_context=self.settings.kube_context, namespace=namespace)
+
+    # --- before anything starts -----------------------------------------------------------------
+
+    def values(self, spec: ReleaseSpec, env_id: str, owner: str) -> dict:
+        return charts.release_values(spec, env_id, owner, self.settings.s3_values())
+
+    def preflight(self, specs: list[ReleaseSpec]) -> None:
+        """Settings, cluster access, and every chart rendered with the values deploy will use:
+        a schema or template error stops the run here, naming the field."""
+        self.check_state_dir()
+        settings = self.settings
+        for spec in specs:
+            charts.render(charts.chart_dir(spec), charts.helm_release(spec),
+                          namespace_for("env-preflight"), self.values(spec, "env-preflight", "preflight"))
+        if self._cluster is None:
+            self._cluster = Cluster(api_client(settings.kube_context))
+
+    # --- deploy ----------------------------------------------------------------------------------
+
+    def namespace(self, env: Environment) -> str:
+        return namespace_for(env.state.env_id)
+
+    def ensure_namespace(self, env: Environment) -> str:
+        namespace = self.namespace(env)
+        with env.lock:
+            if not env.runtime.get("namespace"):
+                state = env.state
+                # Recorded first: a deploy that dies midway still leaves the reaper a handle.
+                env.record({"namespace": namespace})
+                self.cluster.ensure_namespace(namespace, state.env_id, state.owner_run_id,
+                                              state.created, state.ttl_seconds)
+                env.runtime["namespace"] = namespace
+        return namespace
+
+    def install(self, namespace: str, spec: ReleaseSpec, values: dict) -> None:
+        """helm install; the readiness wait is ours (the official client), not Helm's."""
+        chart = charts.load(charts.chart_dir(spec))
+        self.helm(namespace).install(chart, charts.helm_release(spec), values,
+                                     namespace=namespace, timeout=int(self.ready_timeout))
+
+    def deploy(self, env: Environment, spec: ReleaseSpec) -> Deployment:
+        started = time.monotonic()
+        release = charts.helm_release(spec)
+        values = self.values(spec, env.state.env_id, env.state.owner_run_id[:63])
+        namespace = self.ensure_namespace(env)
+        env.record({"namespace": namespace, "release": release})
+        self.install(namespace, spec, values)
+        timings = self.cluster.wait_ready(namespace, release, self.ready_timeout,
+                                          self.poll_seconds)
+        return Deployment(spec=spec, env_id=env.state.env_id, root=f"{namespace}/{release}",
+                          endpoints=endpoints(namespace, release, spec),
+                          startup_seconds=round(time.monotonic() - started, 2),
+                          component_seconds=timings)
+
+    # --- facts -----------------------------------------------------------------------------------
+
+    def facts(self, env: Environment, deployment: Deployment) -> Facts:
+        namespace, release = deployment.root.split("/", 1)
+        objects = self.cluster.release_objects(namespace, release)
+        ready = self.cluster.readiness(namespace, release)
+        facts = release_facts(objects, release, namespace,
+                              {name: (ok, why) for name, (ok, why) in ready.items()})
+        facts.release = deployment.spec.name  # checks speak the catalog's names
+        for component in facts.components:
+            component.release = deployment.spec.name
+        facts.metastore_tables = self.metastore_tables(namespace, release, facts.metastore_db)
+        history = service_named(objects, "history")
+        if history:
+            facts.history_apps = self.history_apps(namespace, history)
+        return facts
+
+    def metastore_tables(self, namespace: str, release: str, database: str) -> list[str]:
+        """`<hive db>.<table>` from TBLS/DBS, read with psql inside the release's PostgreSQL."""
+        pods = self.cluster.pods(namespace, f"app.kubernetes.io/instance={release},"
+                                            f"{COMPONENT}=postgresql")
+        if not pods:
+            return []
+        query = ('SELECT d."NAME" || \'.\' || t."TBL_NAME" FROM "TBLS" t JOIN "DBS" d '
+                 'ON t."DB_ID" = d."DB_ID" ORDER BY 1')
+        # Positional arguments of sh -c: no quoting of the query needed.
+        out = self.cluster.exec(namespace, pods[0]["metadata"]["name"], "postgresql",
+                                ["sh", "-c", 'psql -U "$POSTGRES_USER" -d "$1" -Atc "$2"', "sh",
+                                 database, query])
+        if "does not exist" in out:
+            return []  # no table yet: the metastore creates its schema on first start
+        return sorted(line.strip() for line in out.splitlines() if line.strip())
+
+    def history_apps(self, namespace: str, service: str) -> list[HistoryApp]:
+        raw = self.cluster.service_get(namespace, service, "http", "api/v1/applications")
+        apps = []
+        for app in json.loads(raw) if isinstance(raw, str) else raw:
+            attempts = app.get("attempts") or [{}]
+            apps.append(HistoryApp(id=app["id"], name=app.get("name", ""),
+                                   spark_version=attempts[-1].get("appSparkVersion", "unknown")))
+        return apps
+
+    # --- jobs ------------------------------------------------------------------------------------
+
+    def submit(self, env: Environment, deployment: Deployment, job: str, args: list[str],
+               timeout: float) -> JobResult:
+        spec = deployment.spec
+        if "master" not in deployment.endpoints:
+            raise ConfigError(f"release {spec.name} has no master to submit {job} to")
+        namespace, release = deployment.root.split("/", 1)
+        started = time.monotonic()
+        worker = self.cluster.plain(self.cluster.apps.read_namespaced_deployment(
+            f"{release}-worker", namespace))
+        name, script = script_configmap(release, env.state.env_id, job)
+        body = spark_submit_job(worker, name, deployment.endpoints["master"], job, args,
+                                spec.driver_memory, timeout, env.state.env_id)
+        self.cluster.core.create_namespaced_config_map(namespace, script)
+        self.cluster.batch.create_namespaced_job(namespace, body)
+        status = self.wait_job(namespace, name, timeout, self.poll_seconds)
+        pods = self.cluster.pods(namespace, f"job-name={name}")
+        output = self.cluster.pod_log(namespace, pods[0]["metadata"]["name"], "driver") \
+            if pods else "(no pod)"
+        succeeded = bool(status.get("succeeded"))
+        return JobResult(release=spec.name, job=job, returncode=0 if succeeded else 1,
+                         seconds=round(time.monotonic() - started, 2), output=output,
+                         error="" if succeeded else f"job {namespace}/{name}: {status}")
+
+    def wait_job(self, namespace: str, name: str, timeout: float, interval: float = 2.0) -> dict:
+        from resources.k8s.cluster import _poll
+
+        def status():
+            job = self.cluster.plain(self.cluster.batch.read_namespaced_job(name, namespace))
+            return job.get("status") or {}
+
+        return _poll(status, lambda s: bool(s.get("succeeded") or s.get("failed")), timeout,
+                     interval)
+
+    # --- teardown --------------------------------------------------------------------------------
+
+    def stop_environment(self, env: Environment) -> list[str]:
+        stopped = self.destroy_abandoned(env.state)
+        env.runtime.pop("namespace", None)
+        return stopped
+
+    def destroy_abandoned(self, state: EnvironmentState) -> list[str]:
+        """helm uninstall each release, then delete the namespace and wait until it is gone."""
+        stopped = []
+        namespaces = {h["namespace"] for h in state.handles if h.get("namespace")}
+        for handle in state.handles:
+            if handle.get("release"):
+                if self.uninstall(handle["namespace"], handle["release"]):
+                    stopped.append(f"{handle['namespace']}/{handle['release']}")
+        for namespace in sorted(namespaces):
+            if self.cluster.delete_namespace(namespace):
+                stopped.append(f"namespace {namespace}")
+            self.cluster.wait_namespace_gone(namespace, max(self.grace_seconds, 60.0),
+                                             self.poll_seconds)
+        return stopped
+
+    def uninstall(self, namespace: str, release: str) -> bool:
+        """False when there was nothing to uninstall; the namespace delete removes the rest."""
+        import helm_python
+
+        try:
+            self.helm(namespace).uninstall(release, ignore_not_found=True,
+                                           timeout=int(max(self.grace_seconds, 30)))
+            return True
+        except helm_python.HelmError:
+            return False
+
+    def leftovers(self, env: Environment) -> list[str]:
+        left = []
+        for namespace in sorted({h["namespace"] for h in env.state.handles if h.get("namespace")}):
+            phase = self.cluster.namespace_phase(namespace)
+            if phase is not None:
+                left.append(f"namespace {namespace} ({phase})")
+        return left
+
+    def sweep(self, now: float | None = None, table_ttl_seconds: float = 4 * 3600) -> list[str]:
+        """The base reaper for environments recorded here, then every namespace with our owner
+        label whose TTL expired (created from another machine, or whose state was lost)."""
+        now = time.time() if now is None else now
+        removed = super().sweep(now, table_ttl_seconds)
+        for ns in self.cluster.owned_namespaces():
+            meta = ns["metadata"]
+            notes = meta.get("annotations") or {}
+            try:
+                age = now - float(notes[CREATED])
+                ttl = float(notes[TTL])
+            except (KeyError, ValueError):
+                continue  # not stamped by us: not ours to judge
+            if age > ttl:
+                env_id = (meta.get("labels") or {}).get(ENV, "?")
+                self.destroy_abandoned(EnvironmentState.model_construct(
+                    handles=[{"namespace": meta["name"]}]))
+                removed.append(f"namespace {meta['name']} ({env_id}): TTL {ttl:.0f}s expired "
+                               f"({age:.0f}s old)")
+        return removed
+
+
+def service_named(objects: list[dict], component: str) -> str | None:
+    return next((o["metadata"]["name"] for o in objects
+                 if o["kind"] == "Service" and labels(o).get(COMPONENT) == component), None)
+
+
+def endpoints(namespace: str, release: str, spec: ReleaseSpec) -> dict[str, str]:
+    """In-cluster addresses (what a run pod of Dagster-on-Kubernetes reaches directly)."""
+    svc = f"{namespace}.svc.cluster.local"
+    found = {"namespace": namespace, "helm_release": release,
+             "metastore": f"thrift://{release}-metastore.{svc}:9083",
+             "metastore_db": spec.metastore_db,
+             "history_ui": f"http://{release}-history.{svc}:18080",
+             "event_log_dir": f"s3a://{spec.event_log_prefix}"}
+    if "master" in spec.components:
+        found["master"] = f"spark://{release}-master:7077"
+        found["master_ui"] = f"http://{release}-master.{svc}:8080"
+    if "connect" in spec.components:
+        found["connect"] = f"sc://{release}-connect.{svc}:15002"
+        found["connect_ui"] = f"http://{release}-connect.{svc}:4040"
+    return found
