@@ -1,0 +1,44 @@
+"""Seed 000 on a real cluster: both releases installed by Helm into one testbed-<env> namespace,
+their jobs, every isolation check, and nothing left. Runs when a kubeconfig and an S3 store are
+configured (README, section Kubernetes)."""
+
+import os
+
+import pytest
+
+from assets import release_checks
+from resources.environment import probe_table, run_acceptance_job
+from resources.k8s.cluster import kubeconfig_path
+from resources.platforms.base import Environment, load_catalog
+from resources.platforms.kubernetes import KubernetesPlatform
+
+pytestmark = [
+    pytest.mark.skipif(kubeconfig_path() is None and not os.environ.get("KUBERNETES_SERVICE_HOST"),
+                       reason="no kubeconfig: live Kubernetes cluster tests need one "
+                              "(KUBECONFIG or TESTBED_KUBECONFIG)"),
+    pytest.mark.skipif(not os.environ.get("TESTBED_S3_ENDPOINT"),
+                       reason="TESTBED_S3_ENDPOINT unset: live Kubernetes cluster tests need an "
+                              "S3 store (MinIO) for event logs and tables"),
+]
+
+
+def test_coexistence_on_a_live_cluster(tmp_path):
+    catalog = load_catalog()
+    platform = KubernetesPlatform.for_run(tmp_path, 600, 30)
+    platform.preflight(list(catalog.releases))
+    with Environment.create(platform, "pytest-live") as env:
+        for spec in catalog.releases:
+            env.deploy(spec)
+        results = {spec.name: run_acceptance_job(env, spec, 600) for spec in catalog.releases}
+        facts = [env.facts(spec.name) for spec in catalog.releases]
+        assert release_checks.sparkpi_completes(results["spark-3.5"]).passed
+        assert release_checks.connect_job_completes(results["spark-4.1"]).passed
+        for verdict in (
+                *(release_checks.release_ready(f) for f in facts),
+                release_checks.metastore_isolated(
+                    facts, {s.name: f"default.{probe_table(s)}" for s in catalog.releases}),
+                release_checks.history_isolated(facts),
+                release_checks.services_isolated(facts)):
+            assert verdict.passed, verdict.message
+        report = env.teardown()
+    assert report.leftovers == []
