@@ -2,7 +2,7 @@
 
 import os
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from assets import alerting, cdc, delta_tables, releases
 from pipelines import sensors
@@ -34,6 +34,9 @@ def build_definitions(catalog: Catalog, testbed: TestbedEnvironment | None = Non
               sensors.environment_teardown, sensors.sweep],
         schedules=[nightly_coexistence(coexistence), sensors.reaper],
         sensors=sensors.sensors(),
+        # Also for what the UI materializes ad hoc: checks recall what their asset made in the
+        # same process, and one environment resource must serve the whole run.
+        executor=in_process_executor,
         # The platform (local | compose | kubernetes) comes from TESTBED_PLATFORM, default local.
         resources={"testbed": testbed or TestbedEnvironment(),
                    "alert_sink": alert_sink or AlertSink(

@@ -8,7 +8,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${TESTBED_CACHE:-$HOME/.cache/testbed}
 venv=${TESTBED_VENV:-$cache/venv}
 python=${PYTHON:-python3}
-apt_packages=(postgresql libpostgresql-jdbc-java mariadb-server-core mariadb-client-core)
+# prometheus* for the alerting release; chromium for the browser UI test (Playwright drives it).
+apt_packages=(postgresql libpostgresql-jdbc-java mariadb-server-core mariadb-client-core
+              prometheus-alertmanager prometheus chromium)
 
 log() { printf 'setup: %s\n' "$*"; }
 

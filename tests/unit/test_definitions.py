@@ -74,6 +74,8 @@ def test_guaranteed_teardown_sensors_and_reaper_run_by_default():
     assert reaper.job_name == "sweep" and reaper.default_status == DefaultScheduleStatus.RUNNING
     for name in ("environment_teardown", "sweep", "alerting", "test_infrastructure"):
         assert defs.resolve_job_def(name).executor_def.name == "in_process", name
+    # What the UI materializes ad hoc too: a check must see what its asset made in the same run.
+    assert defs.resolve_implicit_global_asset_job_def().executor_def.name == "in_process"
 
 
 def test_alerting_assets_and_checks_are_present():

@@ -1,0 +1,146 @@
+"""The UI a user sees, in a real browser: `dagster dev` (started here, own DAGSTER_HOME, own port)
+driven by Debian's chromium through Playwright. Every asset group the Definitions hold is shown, a
+release's Checks tab lists its checks, and an asset materialized from the UI reaches Success."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pipelines.definitions import defs
+from resources.ports import free_port
+from resources.probes import HttpJson
+from tests.conftest import LeakWatch
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+# Without the networking flags chromium keeps dialling Google, which this closed network refuses.
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+CHEAP_ASSET = "alerting/alertmanager_config"  # renders and validates a file: no servers
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                       reason="Debian chromium (/usr/bin/chromium) is missing: make setup installs it"),
+]
+
+
+def _graphql(url: str, query: str, variables: dict | None = None) -> dict:
+    response = httpx.post(f"{url}/graphql", json={"query": query, "variables": variables or {}},
+                          timeout=60)
+    response.raise_for_status()
+    return response.json()["data"]
+
+
+@pytest.fixture
+def dagster_dev(tmp_path, state_dir):
+    """`dagster dev` in its own session: started from a script it ignores SIGTERM otherwise."""
+    watch = LeakWatch(state_dir)
+    port = free_port()
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "DAGSTER_HOME": str(home), "TESTBED_STATE_DIR": str(state_dir)}
+    log = open(tmp_path / "dagster-dev.log", "wb")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml",
+         "-h", "127.0.0.1", "-p", str(port)],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        ready = HttpJson(f"{url}/server_info", what="answers")
+        deadline = time.monotonic() + 180
+        while not ready():
+            assert process.poll() is None, (tmp_path / "dagster-dev.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "dagster dev not ready in 180s"
+            time.sleep(0.5)
+        assert _graphql(url, "mutation { setNuxSeen }")["setNuxSeen"] is True  # first-visit modal
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+    assert watch.leaks() == []
+
+
+@pytest.fixture
+def page(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+            browser.close()
+
+
+def _groups() -> dict[str, set[str]]:
+    graph = defs.resolve_asset_graph()
+    groups: dict[str, set[str]] = {}
+    for key in graph.get_all_asset_keys():
+        groups.setdefault(graph.get(key).group_name, set()).add(key.path[-1])
+    return groups
+
+
+def _latest_run(url: str) -> dict | None:
+    runs = _graphql(url, "{ runsOrError(limit: 1) { ... on Runs { results { runId status "
+                         "assetSelection { path } } } } }")["runsOrError"]["results"]
+    return runs[0] if runs else None
+
+
+def _errors(url: str, run: dict | None) -> list[str]:
+    """The run's error messages, so a failure here says why."""
+    if not run:
+        return []
+    events = _graphql(url, """query($id: ID!) { runOrError(runId: $id) { ... on Run {
+        eventConnection { events { __typename ... on MessageEvent { message }
+        ... on ErrorEvent { error { message } } } } } } }""", {"id": run["runId"]})
+    return [f"{e['__typename']}: {e.get('message')} {(e.get('error') or {}).get('message', '')}"
+            for e in events["runOrError"]["eventConnection"]["events"]
+            if "Failure" in e["__typename"] or "Error" in e["__typename"]]
+
+
+def test_groups_checks_and_a_materialization_from_the_browser(dagster_dev, page, tmp_path):
+    from playwright.sync_api import expect
+
+    groups = _groups()
+    assert {"alerting", "cdc", "delta"} <= set(groups)
+    for group, assets in sorted(groups.items()):
+        page.goto(f"{dagster_dev}/locations/testbed/asset-groups/{group}")
+        for name in sorted(assets):
+            expect(page.get_by_text(name, exact=True).first).to_be_visible(timeout=60_000)
+
+    release = "spark_3_5/release"
+    page.goto(f"{dagster_dev}/assets/{release}?view=checks")
+    graph = defs.resolve_asset_graph()
+    for check in sorted(k.name for k in graph.asset_check_keys if k.asset_key.to_user_string() == release):
+        expect(page.get_by_text(check, exact=True).first).to_be_visible(timeout=60_000)
+
+    page.goto(f"{dagster_dev}/assets/{CHEAP_ASSET}")
+    page.locator("button", has_text="Materialize").first.click()
+    deadline = time.monotonic() + 240
+    run = None
+    while time.monotonic() < deadline:
+        run = _latest_run(dagster_dev)
+        if run and run["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        time.sleep(1)
+    assert run is not None and run["status"] == "SUCCESS", (run, _errors(dagster_dev, run))
+    assert {"/".join(a["path"]) for a in run["assetSelection"]} == {CHEAP_ASSET}
+    page.goto(f"{dagster_dev}/runs/{run['runId']}")
+    expect(page.get_by_text("Success").first).to_be_visible(timeout=60_000)
+    page.screenshot(path=str(tmp_path / "run.png"), full_page=True)
+    assert (tmp_path / "run.png").stat().st_size > 10_000
