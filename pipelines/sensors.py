@@ -35,7 +35,7 @@ FINISHED = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus
 
 
 class PlatformConfig(Config):
-    platform: str | None = Field(None, description="default: TESTBED_PLATFORM, else local")
+    platform: str | None = Field(None, description="default: TESTBED_PLATFORM, else DEPLOY_TARGET, else local")
     state_dir: str | None = Field(None, description="default: TESTBED_STATE_DIR")
 
 

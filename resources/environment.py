@@ -6,7 +6,6 @@ first), and `teardown_after_execution` tears down whatever is still up when the 
 a failed check or an exception (teardown layer 2 of DESIGN.md).
 """
 
-import os
 import threading
 
 from dagster import ConfigurableResource, InitResourceContext
@@ -24,7 +23,7 @@ from resources.platforms.base import (
     TeardownReport,
     load_catalog,
 )
-from resources.settings import state_dir
+from resources.settings import platform_name, state_dir
 from resources.spark import connect_probe
 
 
@@ -44,8 +43,7 @@ def make_platform(name: str, state: str, ready_timeout: float, grace: float) -> 
 def housekeeping_platform(platform: str | None = None, state: str | None = None) -> Platform:
     """The platform for teardown and sweeps: no preflight, so cleanup works even where a deploy
     would not (a missing Spark install must not keep environments alive)."""
-    return make_platform(platform or os.environ.get("TESTBED_PLATFORM", "local"),
-                         state or str(state_dir()), 60, 10)
+    return make_platform(platform or platform_name(), state or str(state_dir()), 60, 10)
 
 
 def probe_table(spec: ReleaseSpec) -> str:
@@ -67,7 +65,7 @@ class TestbedEnvironment(ConfigurableResource):
     # Unset means "from the environment when the run starts" (TESTBED_PLATFORM, TESTBED_STATE_DIR),
     # not when the code location was loaded.
     platform: str | None = Field(None, description="local | compose | kubernetes "
-                                                   "(default: TESTBED_PLATFORM, else local)")
+                                                   "(default: TESTBED_PLATFORM, else DEPLOY_TARGET, else local)")
     state_dir: str | None = Field(None, description="environments live in <state_dir>/envs/<id>/ "
                                                     "(default: TESTBED_STATE_DIR)")
     keep_on_failure: bool = Field(False, description="leave a failed environment's files for "
@@ -89,7 +87,7 @@ class TestbedEnvironment(ConfigurableResource):
         if context.run is not None:
             self._run_id = context.run.run_id
         self._catalog = load_catalog()
-        self._platform = make_platform(self.platform or os.environ.get("TESTBED_PLATFORM", "local"),
+        self._platform = make_platform(self.platform or platform_name(),
                                        self.state_dir or str(state_dir()),
                                        self.ready_timeout_seconds, self.stop_grace_seconds)
         # Bad input fails here, before any step starts anything.

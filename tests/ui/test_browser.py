@@ -3,7 +3,6 @@ driven by Debian's chromium through Playwright. Every asset group the Definition
 release's Checks tab lists its checks, and an asset materialized from the UI reaches Success."""
 
 import os
-import shutil
 import signal
 import subprocess
 import sys

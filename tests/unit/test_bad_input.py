@@ -111,6 +111,17 @@ def test_unknown_platform():
         make_platform("nomad", "/tmp", 60, 10)
 
 
+def test_deploy_target_chooses_the_platform_when_testbed_platform_is_unset(monkeypatch, tmp_path):
+    from resources.environment import housekeeping_platform
+
+    monkeypatch.delenv("TESTBED_PLATFORM", raising=False)
+    monkeypatch.setenv("DEPLOY_TARGET", "nomad")
+    with pytest.raises(ConfigError, match=r"platform 'nomad' is not available"):
+        housekeeping_platform(state=str(tmp_path))
+    monkeypatch.setenv("TESTBED_PLATFORM", "local")  # the explicit one wins
+    assert housekeeping_platform(state=str(tmp_path)).name == "local"
+
+
 def test_catalog_model_is_frozen():
     catalog = load_catalog()
     assert isinstance(catalog, Catalog)
