@@ -48,10 +48,19 @@ def check_table(evaluations) -> tuple[str, int]:
 SEEDED_OP = "delta__seeded_table"
 
 
+def runnable_jobs() -> list[str]:
+    from pipelines.definitions import defs
+    from pipelines.sensors import HOUSEKEEPING
+
+    # Housekeeping jobs take a run id or run on a schedule; `testbed sweep` is the CLI for them.
+    return sorted(job.name for job in defs.jobs
+                  if not job.name.startswith("__") and job.name not in HOUSEKEEPING)
+
+
 def run(job_name: str, keep_on_failure: bool, seed_config: dict | None = None) -> int:
     from pipelines.definitions import defs
 
-    names = sorted(job.name for job in defs.jobs if not job.name.startswith("__"))
+    names = runnable_jobs()
     if job_name not in names:
         print(f"testbed: unknown job {job_name!r}; jobs: {', '.join(names)}", file=sys.stderr)
         return 2
@@ -104,9 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sweep":
         return sweep()
     if not args.job:
-        from pipelines.definitions import defs
-
-        print("\n".join(sorted(j.name for j in defs.jobs if not j.name.startswith("__"))))
+        print("\n".join(runnable_jobs()))
         return 0
     seed_config = {k: v for k, v in (("engine", args.engine), ("rows", args.rows)) if v is not None}
     return run(args.job, args.keep_on_failure, seed_config)
