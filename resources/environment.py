@@ -24,7 +24,6 @@ from resources.platforms.base import (
     load_catalog,
 )
 from resources.settings import platform_name, state_dir
-from resources.spark import connect_probe
 
 
 def make_platform(name: str, state: str, ready_timeout: float, grace: float) -> Platform:
@@ -56,7 +55,7 @@ def run_acceptance_job(env: Environment, spec: ReleaseSpec, timeout: float = 300
     deployment = env.deployments[spec.name]
     if "master" in spec.components:
         return env.platform.submit(env, deployment, "sparkpi", ["10", probe_table(spec)], timeout)
-    return connect_probe(spec.name, deployment.endpoints["connect"], probe_table(spec))
+    return env.platform.connect_job(env, deployment, probe_table(spec), timeout)
 
 
 class TestbedEnvironment(ConfigurableResource):

@@ -2,6 +2,7 @@
 release (as plain dicts, the same shape Helm renders), readiness waits, and reading back what runs
 (pod logs, a command in a pod, an HTTP GET through the API server's service proxy)."""
 
+import json
 import os
 import time
 from pathlib import Path
@@ -207,10 +208,20 @@ class Cluster:
     def pod_log(self, namespace: str, pod: str, container: str | None = None,
                 tail_lines: int = 200) -> str:
         try:
-            return self.core.read_namespaced_pod_log(pod, namespace, container=container,
-                                                     tail_lines=tail_lines)
+            # Raw body: the client json-decodes a log that is one JSON document (a job's printed
+            # result) and hands back its Python repr.
+            response = self.core.read_namespaced_pod_log(pod, namespace, container=container,
+                                                         tail_lines=tail_lines,
+                                                         _preload_content=False)
+            return response.data.decode(errors="replace")
         except ApiException as exc:
-            return f"(no log: {exc.status} {exc.reason})"
+            # The API server says why in a Status body (e.g. "... is waiting to start: trying and
+            # failing to pull image").
+            try:
+                message = json.loads(exc.body or "{}").get("message") or ""
+            except (ValueError, AttributeError):
+                message = ""
+            return f"(no log: {exc.status} {exc.reason}{': ' + message if message else ''})"
 
 
 def _waiting_reasons(pod: dict) -> list[str]:

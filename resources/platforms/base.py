@@ -308,6 +308,15 @@ class Platform(ABC):
     def submit(self, env: "Environment", deployment: Deployment, job: str, args: list[str],
                timeout: float) -> JobResult: ...
 
+    def connect_job(self, env: "Environment", deployment: Deployment, table: str,
+                    timeout: float) -> JobResult:
+        """The Spark Connect probe (job "connect_probe") against the release's Connect server,
+        from wherever its endpoint is reachable. Here: from this process, which can reach a
+        server it started; platforms whose endpoints only resolve inside them override this."""
+        from resources.spark import connect_probe  # pyspark-client; resources.spark imports us
+
+        return connect_probe(deployment.spec.name, deployment.endpoints["connect"], table)
+
     @abstractmethod
     def stop_environment(self, env: "Environment") -> list[str]:
         """Stop what this process started for env, in reverse order; returns what was stopped."""

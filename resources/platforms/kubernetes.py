@@ -9,7 +9,9 @@ TTL expired, wherever they were created.
 
 Settings (environment): TESTBED_S3_ENDPOINT, TESTBED_S3_ACCESS_KEY, TESTBED_S3_SECRET_KEY (the
 object store the releases' event logs and warehouse live in), TESTBED_KUBECONFIG / KUBECONFIG,
-TESTBED_KUBE_CONTEXT.
+TESTBED_KUBE_CONTEXT, TESTBED_K8S_CLIENT_IMAGE (the image the Spark Connect probe Job runs in: the
+code location image of deploy/Dockerfile, which has pyspark-client; default
+registry.example.com/testbed:0.1.0).
 """
 
 import json
@@ -30,7 +32,17 @@ from resources.k8s.cluster import (
     namespace_for,
 )
 from resources.k8s.facts import COMPONENT, labels, release_facts
-from resources.k8s.jobs import script_configmap, spark_submit_job
+from resources.k8s.jobs import (
+    CLIENT_IMAGE_ENV,
+    PROBE_CONTAINER,
+    client_image,
+    connect_probe_job,
+    job_name,
+    pod_problems,
+    read_result,
+    script_configmap,
+    spark_submit_job,
+)
 from resources.platforms.base import (
     ConfigError,
     Deployment,
@@ -221,13 +233,49 @@ class KubernetesPlatform(Platform):
         self.cluster.core.create_namespaced_config_map(namespace, script)
         self.cluster.batch.create_namespaced_job(namespace, body)
         status = self.wait_job(namespace, name, timeout, self.poll_seconds)
-        pods = self.cluster.pods(namespace, f"job-name={name}")
-        output = self.cluster.pod_log(namespace, pods[0]["metadata"]["name"], "driver") \
-            if pods else "(no pod)"
+        output = self.job_log(namespace, name, "driver")
         succeeded = bool(status.get("succeeded"))
         return JobResult(release=spec.name, job=job, returncode=0 if succeeded else 1,
                          seconds=round(time.monotonic() - started, 2), output=output,
                          error="" if succeeded else f"job {namespace}/{name}: {status}")
+
+    def connect_job(self, env: Environment, deployment: Deployment, table: str,
+                    timeout: float) -> JobResult:
+        """The Connect probe as a Job in the release's namespace, where the server's in-cluster
+        name resolves (the orchestrator may run on a laptop). It passes only when the Job
+        succeeded and its pod printed a passing result; otherwise the error says what the Job, its
+        pod and its log said."""
+        spec = deployment.spec
+        if "connect" not in deployment.endpoints:
+            raise ConfigError(f"release {spec.name} has no Connect server to probe")
+        image = client_image()
+        namespace, release = deployment.root.split("/", 1)
+        started = time.monotonic()
+        name = job_name(release, "connect_probe")
+        self.cluster.batch.create_namespaced_job(namespace, connect_probe_job(
+            name, release, env.state.env_id, image, spec.name, deployment.endpoints["connect"],
+            table, timeout))
+        status = self.wait_job(namespace, name, timeout, self.poll_seconds)
+        log = self.job_log(namespace, name, PROBE_CONTAINER)
+        result = read_result(log, spec.name, "connect_probe",
+                             round(time.monotonic() - started, 2))
+        if status.get("succeeded") and result.returncode == 0:
+            return result
+        why = [job_outcome(namespace, name, status, timeout)]
+        why += pod_problems(self.cluster.pods(namespace, f"job-name={name}"))
+        why.append(f"image {image} (set {CLIENT_IMAGE_ENV} to the code location image)")
+        # The probe's own error last: the check shows the error's tail.
+        return result.model_copy(update={
+            "returncode": result.returncode or 1,
+            "error": "; ".join(why) + (f"\n{result.error}" if result.error else "")})
+
+    def job_log(self, namespace: str, name: str, container: str) -> str:
+        """What the Job's pod wrote (stdout and stderr). The one place a job's output is read,
+        so a test without a kubelet can stand in for it."""
+        pods = self.cluster.pods(namespace, f"job-name={name}")
+        if not pods:
+            return "(no pod)"
+        return self.cluster.pod_log(namespace, pods[-1]["metadata"]["name"], container)
 
     def wait_job(self, namespace: str, name: str, timeout: float, interval: float = 2.0) -> dict:
         from resources.k8s.cluster import _poll
@@ -300,6 +348,21 @@ class KubernetesPlatform(Platform):
                 removed.append(f"namespace {meta['name']} ({env_id}): TTL {ttl:.0f}s expired "
                                f"({age:.0f}s old)")
         return removed
+
+
+def job_outcome(namespace: str, name: str, status: dict, timeout: float) -> str:
+    """One line on how a Job ended: its failed conditions (DeadlineExceeded, ...) or that it did
+    not finish in time."""
+    conditions = [f"{c.get('reason') or c.get('type')}: {c.get('message') or ''}".rstrip(": ")
+                  for c in status.get("conditions") or []
+                  if c.get("type") == "Failed" and c.get("status") == "True"]
+    if status.get("succeeded"):
+        state = "succeeded"
+    elif status.get("failed"):
+        state = "failed" + (f" ({'; '.join(conditions)})" if conditions else "")
+    else:
+        state = f"did not finish within {timeout:.0f}s"
+    return f"job {namespace}/{name} {state}"
 
 
 def service_named(objects: list[dict], component: str) -> str | None:

@@ -7,17 +7,19 @@ import contextlib
 import threading
 import time
 
+import kmock
 import pytest
 from kubernetes import client
 
 from assets import release_checks
-from resources.environment import make_platform
+from resources.environment import make_platform, probe_table, run_acceptance_job
 from resources.k8s import charts
 from resources.k8s import facts as k8s
 from resources.k8s.cluster import namespace_for
-from resources.k8s.jobs import JOBS_DIR
-from resources.platforms.base import ConfigError, Environment, load_catalog
+from resources.k8s.jobs import CLIENT_IMAGE, CLIENT_IMAGE_ENV, JOBS_DIR
+from resources.platforms.base import ConfigError, Environment, JobResult, load_catalog
 from resources.platforms.kubernetes import KubernetesPlatform, KubernetesSettings
+from resources.spark import CONNECT_EXPECTED
 from tests.k8s.emulator import apply, emulated_api, mark_ready
 
 S3 = {"s3_endpoint": "http://minio.minio.svc:9000", "s3_access_key": "testbed",
@@ -215,6 +217,174 @@ def test_sparkpi_runs_as_a_job_built_from_the_worker_pod(platform, outcome, retu
     assert job["spec"]["template"]["metadata"]["labels"][k8s.COMPONENT] == "job"
     script = platform.cluster.core.read_namespaced_config_map(job["metadata"]["name"], namespace)
     assert script.data["sparkpi.py"] == (JOBS_DIR / "sparkpi.py").read_text()
+    env.teardown()
+
+
+def deploy_one(platform, env, name):
+    with controllers(platform.cluster, platform.namespace(env)):
+        return env.deploy(load_catalog().get(name))
+
+
+def play_job(platform, emulator, namespace, outcome, log, container_state, conditions=()):
+    """Play the Job controller and the kubelet for the first Job created in namespace: its pod
+    (named and labelled as the controller does), the pod's log where the API server serves pod
+    logs (log None: the API server's 400 for a container that never started), then the Job's
+    final status (none when outcome is None). `seen` gets the Job's name, or the error that
+    stopped this play (the test asserts there was none)."""
+    seen: dict = {}
+    batch, core = platform.cluster.batch, platform.cluster.core
+
+    def run():
+        try:
+            deadline = time.monotonic() + 5
+            while not (jobs := batch.list_namespaced_job(namespace).items):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("no Job was created")
+                time.sleep(0.05)
+            job = jobs[0]
+            name, container = job.metadata.name, job.spec.template.spec.containers[0]
+            pod = f"{name}-x7k2p"
+            phase = ("Pending" if "waiting" in container_state else
+                     "Succeeded" if container_state["terminated"]["exitCode"] == 0 else "Failed")
+            core.create_namespaced_pod(namespace, {
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": pod, "labels": {**job.spec.template.metadata.labels,
+                                                     "job-name": name}},
+                "spec": {"containers": [{"name": container.name, "image": container.image}]},
+                "status": {"phase": phase, "containerStatuses": [{
+                    "name": container.name, "image": container.image, "imageID": "",
+                    "ready": False, "restartCount": 0, "state": container_state}]}})
+            route = emulator[f"get /api/v1/namespaces/{namespace}/pods/{pod}/log"]
+            if log is not None:
+                route << log.encode()
+            else:
+                reason = container_state["waiting"]["reason"]
+                route << kmock.Response(status=400, payload={
+                    "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 400,
+                    "reason": "BadRequest", "message": f'container "{container.name}" in pod '
+                                                       f'"{pod}" is waiting to start: {reason}'})
+            if outcome is not None:
+                batch.patch_namespaced_job_status(name, namespace, {"status": {
+                    outcome: 1, "conditions": list(conditions)}})
+            seen["job"] = name
+        except Exception as exc:  # surfaced by the test's assertion on `seen`
+            seen["error"] = exc
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, seen
+
+
+CONNECT_PASSED = JobResult(release="spark-4.1", job="connect_probe", returncode=0, seconds=3.2,
+                           values={"server_version": "4.1.0", **CONNECT_EXPECTED,
+                                   "table": "default.testbed_probe_spark_4_1"})
+COMPLETED = {"terminated": {"exitCode": 0, "reason": "Completed"}}
+
+
+def test_connect_probe_runs_in_the_cluster_as_a_job(platform, api, monkeypatch):
+    """run_acceptance_job for a Connect release goes through the platform: a Job in the release's
+    namespace runs the probe where the in-cluster endpoint resolves, and its printed result is
+    what the check judges. The log is exactly one JSON document, as the probe prints it: the
+    client's default decoding would hand back its Python repr."""
+    monkeypatch.delenv(CLIENT_IMAGE_ENV, raising=False)
+    env = Environment.create(platform, "run-1")
+    deployment = deploy_one(platform, env, "spark-4.1")
+    spec, namespace = deployment.spec, deployment.endpoints["namespace"]
+    thread, seen = play_job(platform, api[0], namespace, "succeeded",
+                            CONNECT_PASSED.model_dump_json() + "\n", COMPLETED)
+    result = run_acceptance_job(env, spec, timeout=10)
+    thread.join()
+    assert "error" not in seen, seen
+    assert result == CONNECT_PASSED
+    assert release_checks.connect_job_completes(result).passed
+
+    job = platform.cluster.plain(platform.cluster.batch.read_namespaced_job(seen["job"], namespace))
+    assert charts.validate([job], versions=("1.29.0", "1.37.0")) == []
+    assert seen["job"].startswith("spark-41-connect-probe-")
+    assert namespace == f"testbed-{env.state.env_id}"  # the Job was read from there
+    assert job["metadata"]["labels"] == {
+        k8s.INSTANCE: "spark-41", k8s.COMPONENT: "job", "app.kubernetes.io/part-of": "testbed",
+        "testbed.io/env": env.state.env_id}
+    assert (job["spec"]["backoffLimit"], job["spec"]["activeDeadlineSeconds"]) == (0, 10)
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == CLIENT_IMAGE
+    assert container["command"] == ["python", "-m", "resources.jobs.connect_probe"]
+    assert container["args"] == ["spark-4.1", deployment.endpoints["connect"], probe_table(spec)]
+    assert deployment.endpoints["connect"] == \
+        f"sc://spark-41-connect.{namespace}.svc.cluster.local:15002"
+    env.teardown()
+
+
+FAILED_CONDITION = {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                    "message": "Job has reached the specified backoff limit"}
+DEADLINE = {"type": "Failed", "status": "True", "reason": "DeadlineExceeded",
+            "message": "Job was active longer than specified deadline"}
+UNREACHABLE = ("SparkConnectGrpcException: <_MultiThreadedRendezvous of RPC that terminated with: "
+               "status = StatusCode.UNAVAILABLE details = \"failed to connect to all addresses\">")
+
+
+@pytest.mark.parametrize("outcome, log, state, conditions, image, why", [
+    pytest.param(
+        "failed",
+        "WARNING: something on stderr\n" + CONNECT_PASSED.model_copy(update={
+            "returncode": 1, "values": {}, "error": UNREACHABLE}).model_dump_json() + "\n",
+        {"terminated": {"exitCode": 1, "reason": "Error"}}, [FAILED_CONDITION], None,
+        ["BackoffLimitExceeded", "StatusCode.UNAVAILABLE", "sql_answer = None"],
+        id="probe-failed"),
+    pytest.param(
+        "failed", CONNECT_PASSED.model_dump_json() + "\n",
+        {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}, [FAILED_CONDITION], None,
+        ["BackoffLimitExceeded", "container probe exited 137 (OOMKilled)"],
+        id="job-failed-after-a-passing-result"),
+    pytest.param(
+        "succeeded", "Traceback (most recent call last):\nSystemExit: 0\n", COMPLETED, [], None,
+        ["succeeded", "printed no connect_probe result", "SystemExit: 0"], id="no-result"),
+    pytest.param(
+        "failed", None,
+        {"waiting": {"reason": "ImagePullBackOff",
+                     "message": 'Back-off pulling image "registry.internal/testbed:dev"'}},
+        [DEADLINE], "registry.internal/testbed:dev",
+        ["DeadlineExceeded", "container probe waiting (ImagePullBackOff",
+         "image registry.internal/testbed:dev (set TESTBED_K8S_CLIENT_IMAGE",
+         "(no log: 400 Bad Request: container \"probe\" in pod"],
+        id="image-pull"),
+    pytest.param(
+        None, None, {"waiting": {"reason": "ContainerCreating"}}, [], None,
+        ["did not finish within 1s", "is waiting to start: ContainerCreating"],
+        id="still-running"),
+])
+def test_connect_probe_job_failures_reach_the_check_saying_why(platform, api, monkeypatch, outcome,
+                                                               log, state, conditions, image, why):
+    if image:
+        monkeypatch.setenv(CLIENT_IMAGE_ENV, image)
+    else:
+        monkeypatch.delenv(CLIENT_IMAGE_ENV, raising=False)
+    env = Environment.create(platform, "run-1")
+    deployment = deploy_one(platform, env, "spark-4.1")
+    namespace = deployment.endpoints["namespace"]
+    thread, seen = play_job(platform, api[0], namespace, outcome, log, state, conditions)
+    result = platform.connect_job(env, deployment, "testbed_probe_spark_4_1",
+                                  timeout=1 if outcome is None else 10)
+    thread.join()
+    assert "error" not in seen, seen
+    assert (result.release, result.job, result.returncode) == ("spark-4.1", "connect_probe", 1)
+    verdict = release_checks.connect_job_completes(result)
+    assert not verdict.passed
+    for words in why:
+        assert words in verdict.message, verdict.message
+    job = platform.cluster.batch.read_namespaced_job(seen["job"], namespace)
+    assert job.spec.template.spec.containers[0].image == (image or CLIENT_IMAGE)
+    env.teardown()
+
+
+def test_connect_probe_refuses_a_bad_client_image_before_creating_a_job(platform, monkeypatch):
+    env = Environment.create(platform, "run-1")
+    deployment = deploy_one(platform, env, "spark-4.1")
+    monkeypatch.setenv(CLIENT_IMAGE_ENV, "my image")
+    with pytest.raises(ConfigError, match="TESTBED_K8S_CLIENT_IMAGE='my image' is not an image"):
+        platform.connect_job(env, deployment, "testbed_probe_spark_4_1", 10)
+    assert platform.cluster.batch.list_namespaced_job(platform.namespace(env)).items == []
+    with pytest.raises(ConfigError, match="spark-3.5 has no Connect server"):
+        platform.connect_job(env, deploy_one(platform, env, "spark-3.5"), "t", 10)
     env.teardown()
 
 
