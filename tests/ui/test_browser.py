@@ -1,6 +1,8 @@
 """The UI a user sees, in a real browser: `dagster dev` (started here, own DAGSTER_HOME, own port)
 driven by Debian's chromium through Playwright. Every asset group the Definitions hold is shown, a
-release's Checks tab lists its checks, and an asset materialized from the UI reaches Success."""
+release's Checks tab lists its checks, an asset materialized from the UI reaches Success, and the
+daemon's teardown sensor then runs environment_teardown for it. With the same `dagster dev`, a
+failed check of a launched run reaches a real AlertManager through the daemon's alert sensor."""
 
 import os
 import signal
@@ -11,8 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from pipelines.definitions import defs
+from resources.alerting import AlertingStack, render_alertmanager_config
 from resources.ports import free_port
 from resources.probes import HttpJson
 from tests.conftest import LeakWatch
@@ -39,29 +43,37 @@ def _graphql(url: str, query: str, variables: dict | None = None) -> dict:
 
 
 @pytest.fixture
-def dagster_dev(tmp_path, state_dir):
-    """`dagster dev` in its own session: started from a script it ignores SIGTERM otherwise."""
+def start_dagster_dev(tmp_path, state_dir):
+    """Starts `dagster dev` in its own session (started from a script it ignores SIGTERM otherwise)
+    with its own DAGSTER_HOME; everything it started is gone afterwards."""
     watch = LeakWatch(state_dir)
-    port = free_port()
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {**os.environ, "DAGSTER_HOME": str(home), "TESTBED_STATE_DIR": str(state_dir)}
-    log = open(tmp_path / "dagster-dev.log", "wb")
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml",
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
+    started = []
+
+    def start(extra_env: dict[str, str] | None = None) -> str:
+        port = free_port()
+        home = tmp_path / f"home-{port}"
+        home.mkdir()
+        env = {**os.environ, "DAGSTER_HOME": str(home), "TESTBED_STATE_DIR": str(state_dir),
+               **(extra_env or {})}
+        log_path = tmp_path / f"dagster-dev-{port}.log"
+        log = open(log_path, "wb")
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml",
+             "-h", "127.0.0.1", "-p", str(port)],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        started.append((process, log))
+        url = f"http://127.0.0.1:{port}"
         ready = HttpJson(f"{url}/server_info", what="answers")
         deadline = time.monotonic() + 180
         while not ready():
-            assert process.poll() is None, (tmp_path / "dagster-dev.log").read_text()[-3000:]
+            assert process.poll() is None, log_path.read_text()[-3000:]
             assert time.monotonic() < deadline, "dagster dev not ready in 180s"
             time.sleep(0.5)
         assert _graphql(url, "mutation { setNuxSeen }")["setNuxSeen"] is True  # first-visit modal
-        yield url
-    finally:
+        return url
+
+    yield start
+    for process, log in started:
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=60)
@@ -70,6 +82,11 @@ def dagster_dev(tmp_path, state_dir):
             process.wait()
         log.close()
     assert watch.leaks() == []
+
+
+@pytest.fixture
+def dagster_dev(start_dagster_dev) -> str:
+    return start_dagster_dev()
 
 
 @pytest.fixture
@@ -143,3 +160,75 @@ def test_groups_checks_and_a_materialization_from_the_browser(dagster_dev, page,
     expect(page.get_by_text("Success").first).to_be_visible(timeout=60_000)
     page.screenshot(path=str(tmp_path / "run.png"), full_page=True)
     assert (tmp_path / "run.png").stat().st_size > 10_000
+
+    # Teardown layer 3 with the real daemon: the finished run gets its teardown run.
+    teardown = _teardown_run(dagster_dev, run["runId"], timeout=120)
+    assert teardown == {"jobName": "environment_teardown", "status": "SUCCESS"}, teardown
+
+
+def _wait_finished(url: str, run_id: str, timeout: float) -> str | None:
+    query = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline:
+        status = _graphql(url, query, {"id": run_id})["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        time.sleep(1)
+    return status
+
+
+def test_a_failed_check_becomes_an_alertmanager_alert_through_the_daemon(start_dagster_dev,
+                                                                         state_dir, tmp_path):
+    """Launched as a user would (GraphQL, like the Launchpad): the alerting job with a production
+    webhook in its config fails no_production_receivers; the daemon's sensor posts the alert."""
+    receiver = AlertingStack(state_dir / "receiving-am")
+    try:
+        receiver.write_alertmanager_config(yaml.safe_dump(
+            render_alertmanager_config(receiver.webhook.url)))
+        receiver.start_alertmanager()
+        url = start_dagster_dev({"TESTBED_ALERTMANAGER_URL": receiver.am_url,
+                                 "TESTBED_UI_URL": "http://dagster.test:3000"})
+        config = render_alertmanager_config("{webhook}")
+        config["receivers"][2]["webhook_configs"][0]["url"] = "https://events.pagerduty.com/v2/x"
+        config_file = tmp_path / "production-ish.yml"
+        config_file.write_text(yaml.safe_dump(config))
+        launched = _graphql(url, """mutation($params: ExecutionParams!) {
+            launchRun(executionParams: $params) { __typename
+              ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
+            {"params": {"selector": {"repositoryLocationName": "testbed",
+                                     "repositoryName": "__repository__", "jobName": "alerting"},
+                        "runConfigData": {"ops": {"alerting__alertmanager_config": {
+                            "config": {"config_file": str(config_file)}}}}}})["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        run_id = launched["run"]["runId"]
+        assert _wait_finished(url, run_id, 240) == "FAILURE"
+        deadline = time.monotonic() + 120
+        alerts = []
+        while time.monotonic() < deadline and not alerts:
+            alerts = receiver.alerts(alertname="AssetCheckFailed", run_id=run_id)
+            time.sleep(1)
+        assert [a["labels"]["check"] for a in alerts] == ["no_production_receivers"], alerts
+        labels = alerts[0]["labels"]
+        assert labels["asset"] == "alerting/alertmanager_config" and labels["job"] == "alerting"
+        assert labels["severity"] == "critical" and labels["environment"] == "test"
+        assert alerts[0]["annotations"]["run_url"] == f"http://dagster.test:3000/runs/{run_id}"
+        assert "events.pagerduty.com" in alerts[0]["annotations"]["description"]
+        assert _teardown_run(url, run_id, 120)["status"] == "SUCCESS"
+    finally:
+        receiver.stop(5)
+        receiver.webhook.close()
+
+
+def _teardown_run(url: str, run_id: str, timeout: float) -> dict | None:
+    query = """query($id: String!) { runsOrError(filter: {tags: [{key: "testbed/teardown-of",
+        value: $id}]}) { ... on Runs { results { jobName status } } } }"""
+    deadline = time.monotonic() + timeout
+    found = None
+    while time.monotonic() < deadline:
+        results = _graphql(url, query, {"id": run_id})["runsOrError"]["results"]
+        found = results[0] if results else None
+        if found and found["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
+            return found
+        time.sleep(1)
+    return found
