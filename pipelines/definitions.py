@@ -37,7 +37,7 @@ def build_definitions(catalog: Catalog, testbed: TestbedEnvironment | None = Non
         # Also for what the UI materializes ad hoc: checks recall what their asset made in the
         # same process, and one environment resource must serve the whole run.
         executor=in_process_executor,
-        # The platform (local | compose | kubernetes) comes from TESTBED_PLATFORM (or DEPLOY_TARGET), default local.
+        # The platform (local | kubernetes): TESTBED_PLATFORM, else DEPLOY_TARGET, else local.
         resources={"testbed": testbed or TestbedEnvironment(),
                    "alert_sink": alert_sink or AlertSink(
                        url=os.environ.get("TESTBED_ALERTMANAGER_URL"),

@@ -177,8 +177,12 @@ class WebhookReceiver:
         self._thread.start()
 
     @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
     def url(self) -> str:
-        return f"http://{HOST}:{self._server.server_address[1]}"
+        return f"http://{HOST}:{self.port}"
 
     def received(self, alertname: str) -> list[Delivery]:
         with self._lock:

@@ -398,18 +398,18 @@ class Platform(ABC):
     def reap_run(self, run_id: str) -> list[str]:
         """Teardown layer 3: remove what run `run_id` left, once the run has finished. Idempotent
         (a run that tore down after itself left nothing); a failed environment kept for debugging
-        stays until its TTL."""
-        removed = []
+        stays until its TTL. Returns one line per environment of the run: what happened to it."""
+        lines = []
         for state in self.states():
             if state.platform != self.name or state.owner_run_id != run_id:
                 continue
             if state.failed and state.keep_on_failure:
-                removed.append(f"{state.env_id}: kept for debugging (keep_on_failure) until its "
-                               f"TTL; `testbed sweep` removes it then")
+                lines.append(f"{state.env_id}: kept for debugging (keep_on_failure) until its "
+                             f"TTL; `testbed sweep` removes it then")
                 continue
             self._remove(state)
-            removed.append(f"{state.env_id}: left by run {run_id}")
-        return removed
+            lines.append(f"{state.env_id}: removed, left by run {run_id}")
+        return lines
 
     def sweep(self, now: float | None = None, table_ttl_seconds: float = 4 * 3600) -> list[str]:
         """Remove environments of this platform whose owner is gone or whose TTL expired, with

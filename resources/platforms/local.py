@@ -20,6 +20,8 @@ import httpx
 import psutil
 
 from resources import hive
+from resources.alerting import AlertingStack
+from resources.alerting import find_binaries as find_alerting_binaries
 from resources.platforms.base import (
     ComponentFacts,
     ConfigError,
@@ -33,8 +35,6 @@ from resources.platforms.base import (
     ReleaseSpec,
 )
 from resources.ports import HOST, free_port, port_taken
-from resources.alerting import AlertingStack
-from resources.alerting import find_binaries as find_alerting_binaries
 from resources.mariadb import MariaDBServer
 from resources.mariadb import find_binaries as find_mariadb
 from resources.postgres import PostgresServer, find_postgres_bin
@@ -473,7 +473,7 @@ class LocalPlatform(Platform):
         if "alerting" in env.runtime:
             stack = env.runtime["alerting"]
             ports.update({"alertmanager": stack.am_port, "prometheus": stack.prom_port,
-                          "webhook receiver": int(stack.webhook.url.rsplit(":", 1)[1])})
+                          "webhook receiver": stack.webhook.port})
         left += [f"port {port} ({what})" for what, port in ports.items() if TcpOpen(HOST, port)()]
         return left
 
