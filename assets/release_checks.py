@@ -57,16 +57,21 @@ def _shared(facts: list[Facts], value_of) -> dict[str, list[str]]:
     return {value: releases for value, releases in owners.items() if len(releases) > 1}
 
 
+def metastore_config_problems(facts: list[Facts]) -> list[str]:
+    """The configuration half of metastore_isolated: what rendered manifests can show too."""
+    problems = [f"{' and '.join(releases)} share metastore database {db!r}"
+                for db, releases in _shared(facts, lambda f: f.metastore_db).items()]
+    problems += [f"{' and '.join(releases)} share metastore service {uri}"
+                 for uri, releases in _shared(facts, lambda f: f.metastore_uri).items()]
+    return problems
+
+
 def metastore_isolated(facts: list[Facts], probe_tables: dict[str, str]) -> Verdict:
     """Distinct databases and URIs, and each release's probe table is in its own database only.
 
     probe_tables: release -> "<db>.<table>" its job created (read back from PostgreSQL's TBLS/DBS).
     """
-    problems = []
-    for db, releases in _shared(facts, lambda f: f.metastore_db).items():
-        problems.append(f"{' and '.join(releases)} share metastore database {db!r}")
-    for uri, releases in _shared(facts, lambda f: f.metastore_uri).items():
-        problems.append(f"{' and '.join(releases)} share metastore service {uri}")
+    problems = metastore_config_problems(facts)
     for f in facts:
         table = probe_tables.get(f.release)
         if table is None:
@@ -90,9 +95,9 @@ def _nested(a: str, b: str) -> bool:
     return pa == pb or pa in pb.parents or pb in pa.parents
 
 
-def history_isolated(facts: list[Facts]) -> Verdict:
-    """Distinct, non-overlapping event-log prefixes; each History Server reads its own prefix and
-    lists only applications of its own Spark version (and at least one: the jobs ran before)."""
+def history_config_problems(facts: list[Facts]) -> list[str]:
+    """The configuration half of history_isolated: distinct, non-overlapping event-log prefixes,
+    each History Server reading its own (what rendered manifests can show too)."""
     problems = []
     for i, a in enumerate(facts):
         for b in facts[i + 1:]:
@@ -103,6 +108,14 @@ def history_isolated(facts: list[Facts]) -> Verdict:
         if f.history_log_dir != f.event_log_dir:
             problems.append(f"{f.release}: History Server reads {f.history_log_dir} but the "
                             f"release writes to {f.event_log_dir}")
+    return problems
+
+
+def history_isolated(facts: list[Facts]) -> Verdict:
+    """Distinct, non-overlapping event-log prefixes; each History Server reads its own prefix and
+    lists only applications of its own Spark version (and at least one: the jobs ran before)."""
+    problems = history_config_problems(facts)
+    for f in facts:
         if not f.history_apps:
             problems.append(f"{f.release}: History Server lists no application (expected its job)")
         foreign = [f"{app.id} ({app.name}, Spark {app.spark_version})" for app in f.history_apps

@@ -9,7 +9,6 @@ pods, no cluster-scoped object shared by accident.
 """
 
 from collections import defaultdict
-from itertools import combinations
 
 from assets import release_checks
 from assets.verdict import Verdict, verdict
@@ -81,10 +80,7 @@ def selectors_distinct(objects: list[dict]) -> Verdict:
 
 def metastores_distinct(facts: list[Facts]) -> Verdict:
     """The configuration half of release_checks.metastore_isolated (tables exist only live)."""
-    problems = [f"{' and '.join(r)} share metastore database {db!r}"
-                for db, r in release_checks._shared(facts, lambda f: f.metastore_db).items()]
-    problems += [f"{' and '.join(r)} share metastore service {uri}"
-                 for uri, r in release_checks._shared(facts, lambda f: f.metastore_uri).items()]
+    problems = release_checks.metastore_config_problems(facts)
     problems += [f"{f.release}: no metastore database found in its manifests"
                  for f in facts if f.metastore_db == "unknown"]
     return verdict(problems, "distinct metastore databases: " + ", ".join(
@@ -93,15 +89,7 @@ def metastores_distinct(facts: list[Facts]) -> Verdict:
 
 def history_prefixes_distinct(facts: list[Facts]) -> Verdict:
     """The configuration half of release_checks.history_isolated (applications exist only live)."""
-    problems = []
-    for a, b in combinations(facts, 2):
-        if release_checks._nested(a.event_log_dir, b.event_log_dir):
-            problems.append(f"{a.release} and {b.release} write event logs to overlapping "
-                            f"prefixes {a.event_log_dir} and {b.event_log_dir}")
-    for f in facts:
-        if f.history_log_dir != f.event_log_dir:
-            problems.append(f"{f.release}: History Server reads {f.history_log_dir} but the "
-                            f"release writes to {f.event_log_dir}")
+    problems = release_checks.history_config_problems(facts)
     return verdict(problems, "distinct History prefixes: " + ", ".join(
         f"{f.release}={f.event_log_dir}" for f in facts))
 
