@@ -53,9 +53,10 @@ class AlertSink(ConfigurableResource):
 
 def alerts_for(failed: list[FailedCheck], job: str, run_id: str, sink: AlertSink,
                now: datetime | None = None) -> list[dict]:
+    """One alert per failed check; `failed_checks` already gives each (asset, check) once, and
+    the labels carry run id + check, so AlertManager keeps one alert per pair."""
     now = now or datetime.now(timezone.utc)
     run_url = f"{sink.ui_url.rstrip('/')}/runs/{run_id}"
-    unique = {(f.asset, f.check): f for f in failed}  # dedupe by run id + check
     return [{
         "labels": {"alertname": "AssetCheckFailed", "asset": f.asset, "check": f.check,
                    "severity": SEVERITY_LABEL.get(f.severity, "warning"), "job": job,
@@ -65,7 +66,7 @@ def alerts_for(failed: list[FailedCheck], job: str, run_id: str, sink: AlertSink
         "generatorURL": run_url,
         "startsAt": now.isoformat(),
         "endsAt": (now + timedelta(hours=sink.alert_hours)).isoformat(),
-    } for f in unique.values()]
+    } for f in failed]
 
 
 @retry(retry=retry_if_exception_type(httpx.TransportError), stop=stop_after_attempt(4),

@@ -111,7 +111,7 @@ def test_failed_checks_of_a_successful_run_become_alerts(instance, alertmanager)
     result = _run_without_gate(instance, {"freshness", "row_count", "schema"})
     run, event = _finished(instance, result)
     sink = AlertSink(url=alertmanager.am_url, ui_url="http://dagster.test:3000")
-    sensor = next(s for s in sensors.sensors() if s.name == "check_failure_alerts_on_success")
+    sensor = _sensor("check_failure_alerts_on_success")
     for _ in range(2):  # a second tick for the same run must not add alerts
         context = build_run_status_sensor_context(
             sensor_name=sensor.name, dagster_event=event, dagster_instance=instance,
@@ -138,7 +138,7 @@ def test_a_failed_run_alerts_on_its_blocking_check(instance, alertmanager):
                                                                        raise_on_error=False)
     assert not result.success
     run, event = _finished(instance, result)
-    sensor = next(s for s in sensors.sensors() if s.name == "check_failure_alerts_on_failure")
+    sensor = _sensor("check_failure_alerts_on_failure")
     context = build_run_status_sensor_context(
         sensor_name=sensor.name, dagster_event=event, dagster_instance=instance, dagster_run=run,
         resources={"alert_sink": AlertSink(url=alertmanager.am_url)})
@@ -150,15 +150,19 @@ def test_a_failed_run_alerts_on_its_blocking_check(instance, alertmanager):
 def test_without_an_alertmanager_url_the_alert_sensor_does_nothing(instance):
     result = _run_without_gate(instance, {"row_count"})
     run, event = _finished(instance, result)
-    sensor = next(s for s in sensors.sensors() if s.name == "check_failure_alerts_on_success")
+    sensor = _sensor("check_failure_alerts_on_success")
     context = build_run_status_sensor_context(
         sensor_name=sensor.name, dagster_event=event, dagster_instance=instance, dagster_run=run,
         resources={"alert_sink": AlertSink(url=None)})
     assert sensor(context) is None
 
 
+def _sensor(name: str):
+    return next(s for s in sensors.sensors() if s.name == name)
+
+
 def _teardown_sensor(status: str):
-    return next(s for s in sensors.sensors() if s.name == f"teardown_on_{status}")
+    return _sensor(f"teardown_on_{status}")
 
 
 def test_teardown_sensors_request_one_idempotent_teardown_per_run(instance):
