@@ -9,13 +9,13 @@ import time
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
+from resources.model.delta_script import simple_type
+
 CDF_PROPERTY = "delta.enableChangeDataFeed"
-OLD_ROWS_BELOW = 10**9  # schema-evolution steps add rows from this id on (jobs/delta_writer.py too)
 
 
 class CdfDisabled(RuntimeError):
@@ -56,15 +56,6 @@ def schema(path: str, version: int | None = None) -> list[tuple[str, str]]:
     return [(f.name, simple_type(f.type)) for f in arrow]
 
 
-def simple_type(arrow_type: pa.DataType) -> str:
-    """Arrow type -> the Spark simpleString name, so both engines' schemas compare directly."""
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) \
-            or pa.types.is_string_view(arrow_type):
-        return "string"
-    return {pa.int64(): "bigint", pa.int32(): "int", pa.float64(): "double",
-            pa.float32(): "float", pa.bool_(): "boolean"}.get(arrow_type, str(arrow_type))
-
-
 def protocol(path: str) -> dict[str, int]:
     p = table(path).protocol()
     return {"min_reader_version": p.min_reader_version, "min_writer_version": p.min_writer_version}
@@ -73,13 +64,6 @@ def protocol(path: str) -> dict[str, int]:
 def row_counts(path: str) -> list[int]:
     """Row count of every version from 0 to the latest (time travel)."""
     return [table(path, v).count() for v in range(version(path) + 1)]
-
-
-def fingerprint(data: pa.Table) -> dict[str, float]:
-    """Engine-neutral summary of the rows from before schema evolution: count and sums."""
-    old = data.filter(pc.less(data.column("id"), OLD_ROWS_BELOW))
-    return {"rows": len(old), "id_sum": int(pc.sum(old.column("id")).as_py() or 0),
-            "amount_sum": float(pc.sum(old.column("amount").cast(pa.float64())).as_py() or 0.0)}
 
 
 @dataclass

@@ -1,24 +1,16 @@
-"""Spark clients: parse what a spark-submit job printed, and talk to a Spark Connect server.
+"""Spark Connect clients: the acceptance probe and a Delta read, through a release's Connect server.
 
 The orchestrator imports only pyspark-client (no JVM); classic pyspark runs in spark-submit
 subprocesses under each release's own SPARK_HOME.
 """
 
-import re
 import time
 
 import pyarrow as pa
 
-from resources.platforms.base import JobResult
+from resources.model.facts import JobResult
 
-PI_LINE = re.compile(r"Pi is roughly (\d+\.\d+)")
 CONNECT_SQL = "SELECT 6 * 7 AS answer"
-CONNECT_EXPECTED = {"sql_answer": 42, "range_sum": 500500, "range_count": 1000}
-
-
-def parse_pi(output: str) -> float | None:
-    match = PI_LINE.search(output)
-    return float(match.group(1)) if match else None
 
 
 def connect_probe(release: str, url: str, table: str) -> JobResult:

@@ -4,15 +4,24 @@ Each returns a Verdict; the Dagster checks only gather facts and call these, so 
 them conflicting facts and watch them fail with a message that says what is wrong.
 """
 
+import re
 from collections import defaultdict
 from pathlib import PurePosixPath
 
-from assets.verdict import Verdict, verdict
-from resources.platforms.base import Facts, JobResult, TeardownReport
-from resources.spark import CONNECT_EXPECTED, parse_pi
+from resources.model.facts import Facts, JobResult
+from resources.model.ledger import TeardownReport
+from resources.model.verdict import Verdict, verdict
 
 PI = 3.14159
 PI_TOLERANCE = 0.01
+PI_LINE = re.compile(r"Pi is roughly (\d+\.\d+)")
+# The Spark Connect probe's known answers (resources/spark.py asks the questions).
+CONNECT_EXPECTED = {"sql_answer": 42, "range_sum": 500500, "range_count": 1000}
+
+
+def parse_pi(output: str) -> float | None:
+    match = PI_LINE.search(output)
+    return float(match.group(1)) if match else None
 
 
 def release_ready(facts: Facts) -> Verdict:
@@ -154,4 +163,5 @@ def nothing_left(report: TeardownReport) -> Verdict:
         if report.leftovers else [],
         f"{report.env_id}: {len(report.stopped)} components stopped, nothing left"
         + (f" (files kept for debugging in {report.kept_dir})" if report.kept_dir else ""),
-        stopped=", ".join(report.stopped))
+        stopped=", ".join(report.stopped), items=len(report.entries),
+        teardown_seconds=report.seconds)

@@ -6,7 +6,7 @@ position, position = "file:pos#row".
 
 from collections import Counter
 
-from assets.verdict import Verdict, verdict
+from resources.model.verdict import Verdict, verdict
 
 Captured = tuple[str, int, str]
 

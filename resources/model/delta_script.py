@@ -16,6 +16,7 @@ SCHEMA = pa.schema([("id", pa.int64()), ("category", pa.string()), ("amount", pa
                     ("note", pa.string())])
 CATEGORIES = np.array(["books", "games", "music", "tools"])
 CHANGE_TYPES = ("insert", "update_preimage", "update_postimage", "delete")
+OLD_ROWS_BELOW = 10**9  # schema-evolution steps add rows from this id on (jobs/delta_writer.py too)
 
 
 @dataclass(frozen=True)
@@ -150,3 +151,19 @@ def normalize(table: pa.Table, extra: tuple[str, ...] = ()) -> pa.Table:
         columns[name] = column
     order = [(n, "ascending") for n in ("_commit_version", "_change_type") if n in names]
     return pa.table(columns).sort_by(order + [("id", "ascending")])
+
+
+def simple_type(arrow_type: pa.DataType) -> str:
+    """Arrow type -> the Spark simpleString name, so both engines' schemas compare directly."""
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) \
+            or pa.types.is_string_view(arrow_type):
+        return "string"
+    return {pa.int64(): "bigint", pa.int32(): "int", pa.float64(): "double",
+            pa.float32(): "float", pa.bool_(): "boolean"}.get(arrow_type, str(arrow_type))
+
+
+def fingerprint(data: pa.Table) -> dict[str, float]:
+    """Engine-neutral summary of the rows from before schema evolution: count and sums."""
+    old = data.filter(pc.less(data.column("id"), OLD_ROWS_BELOW))
+    return {"rows": len(old), "id_sum": int(pc.sum(old.column("id")).as_py() or 0),
+            "amount_sum": float(pc.sum(old.column("amount").cast(pa.float64())).as_py() or 0.0)}

@@ -5,8 +5,8 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from assets.verdict import Verdict, verdict
-from resources.alerting import ToolResult
+from resources.model.facts import ToolResult
+from resources.model.verdict import Verdict, verdict
 
 
 def config_valid(results: list[ToolResult]) -> Verdict:

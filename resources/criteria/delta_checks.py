@@ -7,9 +7,15 @@ not read is passed as the error text it raised.
 
 import pyarrow as pa
 
-from assets.delta_script import SCHEMA, Expected, change_counts, normalize
-from assets.verdict import Verdict, verdict
-from resources.delta import fingerprint, simple_type
+from resources.model.delta_script import (
+    SCHEMA,
+    Expected,
+    change_counts,
+    fingerprint,
+    normalize,
+    simple_type,
+)
+from resources.model.verdict import Verdict, verdict
 
 Reading = pa.Table | str  # a table, or why the engine could not read it
 EXPECTED_SCHEMA = [(f.name, simple_type(f.type)) for f in SCHEMA]

@@ -1,0 +1,140 @@
+"""The release catalog: which releases exist, at which versions, with which components.
+
+Releases are data (resources/catalog.yaml), validated here: a bad entry fails before anything starts
+with a message that names the field and the fix.
+"""
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from resources.model.errors import ConfigError
+
+ComponentKind = Literal["metastore", "history", "master", "worker", "connect"]
+# The catalog ships beside the model, in the resources package (package data).
+CATALOG_FILE = Path(__file__).resolve().parent.parent / "catalog.yaml"
+
+# Delta line -> the Spark versions it runs on (Delta's compatibility table). Delta 4.1.0 is
+# binary-incompatible with Spark 4.1.2+ (NoClassDefFoundError IgnoreCachedData).
+DELTA_SUPPORT = (("3.3", "3.5.0", "3.5.99"), ("4.0", "4.0.0", "4.0.99"), ("4.1", "4.1.0", "4.1.1"))
+
+
+def _v(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def _delta_for(spark_version: str) -> str:
+    lines = [f"Delta {minor}.x" for minor, low, high in DELTA_SUPPORT
+             if _v(low) <= _v(spark_version) <= _v(high)]
+    return " or ".join(lines) or "no Delta line (none supports it yet)"
+
+
+class ReleaseSpec(BaseModel):
+    """One deployable unit at one version, e.g. spark-3.5 at 3.5.7 with its metastore and history."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9.]+)*$")
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    components: tuple[ComponentKind, ...]
+    metastore_db: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    event_log_prefix: str = Field(pattern=r"^[A-Za-z0-9._/-]+$")
+    # Fixed ports per component role ("master.rpc": 7077); unset roles get a free port.
+    ports: dict[str, int] = Field(default_factory=dict)
+    # JVM sizes (sized for a 2-core box): a number with m or g, as Spark takes them.
+    worker_memory: str = Field("1g", pattern=r"^\d+[mg]$")
+    daemon_memory: str = Field("512m", pattern=r"^\d+[mg]$")
+    driver_memory: str = Field("512m", pattern=r"^\d+[mg]$")
+    # Delta Lake on this release (jars from Maven Central, cached by `make setup`); None: no Delta.
+    delta_version: str | None = Field(None, pattern=r"^\d+\.\d+\.\d+$")
+
+    @model_validator(mode="after")
+    def _delta_fits_spark(self) -> "ReleaseSpec":
+        if self.delta_version is None:
+            return self
+        delta_minor = ".".join(self.delta_version.split(".")[:2])
+        for minor, lowest, highest in DELTA_SUPPORT:
+            if minor == delta_minor:
+                if _v(lowest) <= _v(self.version) <= _v(highest):
+                    return self
+                raise ValueError(
+                    f"delta_version {self.delta_version} supports Spark {lowest} to {highest}, not "
+                    f"{self.version}: pick the Delta line for Spark {self.minor} "
+                    f"({_delta_for(self.version)})")
+        raise ValueError(f"delta_version {self.delta_version} is not a known Delta line; "
+                         f"for Spark {self.version} use {_delta_for(self.version)}")
+
+    @property
+    def scala(self) -> str:
+        return "2.12" if self.version.startswith("3.") else "2.13"
+
+    @property
+    def maven_packages(self) -> tuple[str, ...]:
+        """Jars this release needs from Maven Central, resolved without their dependencies (Spark
+        ships the rest; a transitive resolve would pull hadoop-aws and the AWS SDK)."""
+        if self.delta_version is None:
+            return ()
+        return (f"io.delta:delta-spark_{self.scala}:{self.delta_version}",
+                f"io.delta:delta-storage:{self.delta_version}")
+
+    @field_validator("components")
+    @classmethod
+    def _components_make_sense(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if "worker" in value and "master" not in value:
+            raise ValueError("a worker needs a master: add 'master' to components")
+        if "metastore" not in value:
+            raise ValueError("every release needs its own 'metastore'")
+        if len(set(value)) != len(value):
+            raise ValueError("components are listed twice")
+        return value
+
+    @field_validator("event_log_prefix")
+    @classmethod
+    def _relative_prefix(cls, value: str) -> str:
+        if value.startswith("/") or ".." in value.split("/"):
+            raise ValueError("event_log_prefix must be a relative path like spark-logs/3.5/events")
+        return value
+
+    @property
+    def key(self) -> str:
+        """spark-3.5 -> spark_3_5: the asset key prefix and a safe identifier."""
+        return re.sub(r"[^a-z0-9]", "_", self.name)
+
+    @property
+    def minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+
+class Catalog(BaseModel):
+    releases: tuple[ReleaseSpec, ...]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "Catalog":
+        for field in ("name", "metastore_db", "event_log_prefix"):
+            seen: dict[str, str] = {}
+            for spec in self.releases:
+                value = getattr(spec, field)
+                if value in seen:
+                    raise ValueError(
+                        f"releases {seen[value]} and {spec.name} share {field}={value!r}: "
+                        f"give each release its own {field}"
+                    )
+                seen[value] = spec.name
+        return self
+
+    def get(self, name: str) -> ReleaseSpec:
+        for spec in self.releases:
+            if spec.name == name:
+                return spec
+        known = ", ".join(spec.name for spec in self.releases)
+        raise ConfigError(f"unknown release {name!r}: the catalog has {known}")
+
+
+def load_catalog(path: Path = CATALOG_FILE) -> Catalog:
+    try:
+        return Catalog.model_validate(yaml.safe_load(path.read_text()))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"release catalog {path} is invalid: {exc}") from exc

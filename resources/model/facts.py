@@ -1,0 +1,92 @@
+"""What runs, read back from the running system (not as it was configured), and what jobs and
+tools answered. Checks compare these; platforms produce them."""
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from resources.model.catalog import ReleaseSpec
+
+
+class ComponentFacts(BaseModel):
+    release: str
+    kind: str
+    name: str
+    ports: dict[str, int]
+    data_dir: str | None = None
+    conf_dir: str | None = None
+    pid: int | None = None
+    ready: bool = False
+    probe: str = ""
+
+
+class HistoryApp(BaseModel):
+    id: str
+    name: str
+    spark_version: str
+
+
+class Facts(BaseModel):
+    """One deployed release as the running system reports it (not as it was configured)."""
+
+    release: str
+    version: str
+    components: list[ComponentFacts]
+    metastore_uri: str
+    metastore_db: str  # from the JDBC URL the metastore process was started with
+    metastore_tables: list[str]  # "<db>.<table>" from TBLS/DBS in that database
+    event_log_dir: str  # where this release's applications write their event logs
+    history_log_dir: str  # what its History Server reads (from the History UI)
+    history_apps: list[HistoryApp]
+
+
+class JobResult(BaseModel):
+    release: str
+    job: str
+    returncode: int
+    seconds: float
+    output: str = ""  # stdout tail (or the client's answer)
+    error: str = ""  # stderr tail (or the exception)
+    values: dict[str, float | int | str] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What a validating tool (amtool, promtool) said about a file."""
+
+    tool: str
+    ok: bool
+    output: str
+
+
+class Endpoints(BaseModel):
+    """Where a deployed release answers. Addresses are what the orchestrator (local) or a pod in the
+    cluster (kubernetes) reaches; components a release does not have stay None."""
+
+    metastore: str  # thrift://host:port
+    metastore_db: str
+    history_ui: str
+    event_log_dir: str  # a local path, or s3a://bucket/prefix
+    metastore_jdbc: str | None = None
+    master: str | None = None  # spark://host:port
+    master_ui: str | None = None
+    worker_ui: str | None = None
+    connect: str | None = None  # sc://host:port
+    connect_ui: str | None = None
+    namespace: str | None = None  # kubernetes: the environment's namespace
+    helm_release: str | None = None  # kubernetes: the Helm release name
+
+    def present(self) -> dict[str, str]:
+        """The endpoints this release has, by name (for asset metadata)."""
+        return self.model_dump(exclude_none=True)
+
+
+class Deployment(BaseModel):
+    """What a platform returns for a deployed release: endpoints and where it lives."""
+
+    spec: ReleaseSpec
+    env_id: str
+    root: str
+    endpoints: Endpoints
+    startup_seconds: float
+    component_seconds: dict[str, float]
