@@ -6,42 +6,21 @@ Prometheus gets `--rules.alert.resend-delay=1s` and `--web.external-url`; withou
 alert waits about a minute. Configs are validated with amtool/promtool before they are loaded.
 """
 
-import json
-import os
-import shutil
 import subprocess
-import threading
-import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Callable
 
-import httpx
-import yaml
-
-from resources.platforms.base import ConfigError
-from resources.ports import HOST, free_port
-from resources.probes import HttpJson, HttpOk, all_of
-from resources.processes import ManagedProcess, ProcessSpec, start
-
-BINARIES = {"alertmanager": "prometheus-alertmanager", "amtool": "amtool",
-            "prometheus": "prometheus", "promtool": "promtool"}
+from resources.model.facts import ToolResult
+from resources.processes import ManagedProcess
+from resources.services.alertmanager import AlertManager, find_binaries, utc
+from resources.services.base import Service
+from resources.services.prometheus import Prometheus
+from resources.services.webhook import WebhookReceiver
 
 # The routing the rendered config promises, and the severity -> receiver table checks hold it to.
 EXPECTED_ROUTES = {"critical": "test-critical", "warning": "test-warning", "info": "test-default"}
-
-
-def find_binaries() -> dict[str, str]:
-    found = {role: shutil.which(name, path="/usr/bin:/usr/sbin:" + os.environ.get("PATH", ""))
-             for role, name in BINARIES.items()}
-    missing = [BINARIES[role] for role, path in found.items() if not path]
-    if missing:
-        raise ConfigError(f"alerting binaries missing: {', '.join(missing)}; apt-get install "
-                          f"--no-install-recommends prometheus-alertmanager prometheus "
-                          f"(make setup does it)")
-    return found  # type: ignore[return-value]
 
 
 # --- configs -------------------------------------------------------------------------------------
@@ -94,13 +73,6 @@ def substitute_webhook(text: str, webhook_url: str) -> str:
     return text.replace("{webhook}", webhook_url)
 
 
-@dataclass(frozen=True)
-class ToolResult:
-    tool: str
-    ok: bool
-    output: str
-
-
 def _run(argv: list[str]) -> ToolResult:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     output = (done.stdout + done.stderr).strip()
@@ -132,111 +104,51 @@ def routing_tree(config: Path) -> str:
     return _run([find_binaries()["amtool"], "config", "routes", f"--config.file={config}"]).output
 
 
-# --- the webhook receiver ------------------------------------------------------------------------
-
-
-@dataclass
-class Delivery:
-    path: str
-    receiver: str
-    alerts: list[dict]
-    at: float
-
-    def alertnames(self) -> set[str]:
-        return {alert["labels"].get("alertname", "") for alert in self.alerts}
-
-
-class WebhookReceiver:
-    """A small HTTP server inside the environment; every POST AlertManager makes is recorded."""
-
-    def __init__(self):
-        self.deliveries: list[Delivery] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                try:
-                    payload = json.loads(body)
-                except json.JSONDecodeError:
-                    payload = {}
-                with receiver._lock:
-                    receiver.deliveries.append(Delivery(
-                        self.path, payload.get("receiver", ""), payload.get("alerts", []),
-                        time.monotonic()))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass  # AlertManager posts often; the deliveries list is the record
-
-        self._server = ThreadingHTTPServer((HOST, 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook",
-                                        daemon=True)
-        self._thread.start()
-
-    @property
-    def port(self) -> int:
-        return self._server.server_address[1]
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def received(self, alertname: str) -> list[Delivery]:
-        with self._lock:
-            return [d for d in self.deliveries if alertname in d.alertnames()]
-
-    def wait_for(self, alertname: str, timeout: float) -> list[Delivery]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.received(alertname)
-            if found:
-                return found
-            time.sleep(0.05)
-        return []
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
 # --- the stack -----------------------------------------------------------------------------------
-
-
-def _utc(offset_seconds: float = 0.0) -> str:
-    return (datetime.now(timezone.utc) + timedelta(seconds=offset_seconds)).isoformat()
 
 
 @dataclass
 class AlertingStack:
-    """One environment's AlertManager + Prometheus. Ports are chosen when it is created, so the
-    configs can be rendered before anything starts."""
+    """One environment's AlertManager + Prometheus and the webhook receiver they deliver to. Ports
+    are chosen when it is made, so the configs can be rendered before anything starts; `start`
+    runs the two servers (by default as local child processes; an environment passes its own
+    `run`, which records them in its ledger)."""
 
     root: Path
     ready_timeout: float = 60.0
     webhook: WebhookReceiver = field(default_factory=WebhookReceiver)
-    am_port: int = field(default_factory=free_port)
-    prom_port: int = field(default_factory=free_port)
-    started: list[ManagedProcess] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.alertmanager = AlertManager(self.root, self.ready_timeout)
+        self.prometheus = Prometheus(self.root, self.alertmanager.port, self.ready_timeout)
+
+    @property
+    def am_port(self) -> int:
+        return self.alertmanager.port
+
+    @property
+    def prom_port(self) -> int:
+        return self.prometheus.port
 
     @property
     def am_url(self) -> str:
-        return f"http://{HOST}:{self.am_port}"
+        return self.alertmanager.url
 
     @property
     def prom_url(self) -> str:
-        return f"http://{HOST}:{self.prom_port}"
+        return self.prometheus.url
 
     @property
     def am_config(self) -> Path:
-        return self.root / "alertmanager.yml"
+        return self.alertmanager.config
 
     @property
     def rules_file(self) -> Path:
-        return self.root / "rules" / "testbed.rules.yml"
+        return self.prometheus.rules_file
+
+    @property
+    def started(self) -> list[ManagedProcess]:
+        return [s.process for s in (self.alertmanager, self.prometheus) if s.process is not None]
 
     def write_alertmanager_config(self, text: str) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -248,87 +160,40 @@ class AlertingStack:
         self.rules_file.write_text(text)
         return self.rules_file
 
-    def start_alertmanager(self) -> ManagedProcess:
-        bins = find_binaries()
-        process = start(ProcessSpec(
-            name="alertmanager",
-            argv=[bins["alertmanager"], f"--config.file={self.am_config}",
-                  f"--storage.path={self.root / 'am-data'}",
-                  f"--web.listen-address={HOST}:{self.am_port}",
-                  f"--web.external-url={self.am_url}/", "--cluster.listen-address="],
-            log_file=self.root / "logs" / "alertmanager.log", cwd=self.root),
-            HttpOk(f"{self.am_url}/-/ready"), timeout=self.ready_timeout)
-        self.started.append(process)
-        return process
+    def start_alertmanager(self, run: Callable[[Service], object] = Service.start) -> None:
+        run(self.alertmanager)
 
-    def start_prometheus(self) -> ManagedProcess:
-        bins = find_binaries()
-        config = self.root / "prometheus.yml"
-        config.write_text(yaml.safe_dump({
-            "global": {"scrape_interval": "5s", "evaluation_interval": "1s"},
-            "alerting": {"alertmanagers": [{"api_version": "v2", "static_configs": [
-                {"targets": [f"{HOST}:{self.am_port}"]}]}]},
-            "rule_files": [str(self.rules_file)],
-            "scrape_configs": [{"job_name": "alertmanager", "static_configs": [
-                {"targets": [f"{HOST}:{self.am_port}"]}]}],
-        }, sort_keys=False))
-        ours = f"{HOST}:{self.am_port}"
-        # Ready is not enough: an alert fired before Prometheus discovered AlertManager is dropped.
-        discovered = HttpJson(
-            f"{self.prom_url}/api/v1/alertmanagers",
-            accept=lambda doc: any(ours in am["url"] for am in doc["data"]["activeAlertmanagers"]),
-            what=f"lists AlertManager {ours}")
-        process = start(ProcessSpec(
-            name="prometheus",
-            argv=[bins["prometheus"], f"--config.file={config}",
-                  f"--storage.tsdb.path={self.root / 'prom-data'}",
-                  f"--web.listen-address={HOST}:{self.prom_port}",
-                  f"--web.external-url={self.prom_url}/", "--rules.alert.resend-delay=1s",
-                  "--storage.tsdb.retention.time=1h"],
-            log_file=self.root / "logs" / "prometheus.log", cwd=self.root),
-            all_of(HttpOk(f"{self.prom_url}/-/ready"), discovered), timeout=self.ready_timeout)
-        self.started.append(process)
-        return process
+    def start_prometheus(self, run: Callable[[Service], object] = Service.start) -> None:
+        run(self.prometheus)
 
     def stop(self, grace_seconds: float = 10.0) -> list[str]:
         stopped = []
-        for process in reversed(self.started):
-            if process.running():
-                process.stop(grace_seconds)
-                stopped.append(process.spec.name)
-        self.started.clear()
+        for service in (self.prometheus, self.alertmanager):
+            if service.running():
+                service.stop(grace_seconds)
+                stopped.append(service.name)
         return stopped
 
-    # --- AlertManager API v2 ---------------------------------------------------------------------
+    # --- AlertManager API v2 (the checks speak to the stack) -------------------------------------
 
     def post_alerts(self, alerts: list[dict], timeout: float = 10) -> None:
-        httpx.post(f"{self.am_url}/api/v2/alerts", json=alerts, timeout=timeout).raise_for_status()
+        self.alertmanager.post_alerts(alerts, timeout)
 
     def alerts(self, timeout: float = 10, **labels: str) -> list[dict]:
-        matchers = [f'{key}="{value}"' for key, value in labels.items()]
-        response = httpx.get(f"{self.am_url}/api/v2/alerts", params={"filter": matchers},
-                             timeout=timeout)
-        response.raise_for_status()
-        return response.json()
+        return self.alertmanager.alerts(timeout, **labels)
 
     def silence(self, labels: dict[str, str], minutes: float = 10) -> str:
-        response = httpx.post(f"{self.am_url}/api/v2/silences", timeout=10, json={
-            "matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True}
-                         for k, v in labels.items()],
-            "startsAt": _utc(), "endsAt": _utc(minutes * 60), "createdBy": "testbed",
-            "comment": "silence_suppresses check"})
-        response.raise_for_status()
-        return response.json()["silenceID"]
+        return self.alertmanager.silence(labels, minutes)
 
     def expire_silence(self, silence_id: str) -> None:
-        httpx.delete(f"{self.am_url}/api/v2/silence/{silence_id}", timeout=10).raise_for_status()
+        self.alertmanager.expire_silence(silence_id)
 
 
 def probe_alert(alertname: str, **labels: str) -> dict:
     """A test alert as API v2 takes it; a unique alertname keeps checks from seeing each other."""
     return {"labels": {"alertname": alertname, "environment": "test", **labels},
             "annotations": {"summary": "Testbed probe alert"},
-            "startsAt": _utc(), "endsAt": _utc(600)}
+            "startsAt": utc(), "endsAt": utc(600)}
 
 
 def probe_name(prefix: str) -> str:

@@ -22,11 +22,16 @@ import pyarrow as pa
 from deltalake import write_deltalake
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import HeartbeatLogEvent, RotateEvent, XidEvent
-from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+from pymysqlreplication.row_event import (
+    DeleteRowsEvent,
+    UpdateRowsEvent,
+    WriteRowsEvent,
+)
 
 from resources import delta
-from resources.mariadb import DATABASE, Credentials
-from resources.platforms.base import ConfigError
+from resources.model.errors import ConfigError
+from resources.probes import wait_for
+from resources.services.mariadb import DATABASE, Credentials
 
 TABLE = "products"
 PRODUCTS_DDL = (f"CREATE TABLE {TABLE} (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, "
@@ -138,14 +143,12 @@ class CdcStream:
         return tuple(json.loads(self.checkpoint.read_text()))
 
     def wait_for(self, predicate, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
+        def check() -> bool:
             if self.errors:
                 raise RuntimeError(f"CDC stream failed: {self.errors[-1]}")
-            time.sleep(0.01)
-        return predicate()
+            return predicate()
+
+        return bool(wait_for(check, bool, timeout, interval=0.01))
 
     # --- reader ----------------------------------------------------------------------------------
 

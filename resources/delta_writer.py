@@ -5,14 +5,17 @@
 - deltars: delta-rs alone, no JVM (light mode), with the same steps through delta-rs.
 
 Tables get a unique name per run (`test_<8 hex>`) under the Delta root and are recorded in the
-environment, so teardown removes them (unless keep_on_failure) and the reaper finds leftovers.
+environment (by the caller, before anything is written), so teardown removes them (unless
+keep_on_failure) and the reaper finds leftovers.
 """
 
 import json
 import shutil
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,7 +25,11 @@ from deltalake import write_deltalake
 from pydantic import BaseModel, Field
 
 from resources import delta
-from resources.platforms.base import ConfigError, Environment, ReleaseSpec
+from resources.model.catalog import ReleaseSpec
+from resources.model.delta_script import OLD_ROWS_BELOW, fingerprint
+from resources.model.errors import ConfigError
+from resources.model.facts import JobResult
+
 
 class EvolutionStep(BaseModel):
     step: str
@@ -54,40 +61,40 @@ def new_table_name() -> str:
     return f"test_{uuid.uuid4().hex[:8]}"
 
 
-def _workdir(env: Environment, name: str) -> Path:
-    work = env.path / "delta" / name
-    work.mkdir(parents=True, exist_ok=True)
-    return work
+@dataclass(frozen=True)
+class SparkWriter:
+    """The release that writes with Spark + delta-spark, and how to run the writer job on it
+    (spark-submit of jobs/delta_writer.py with its arguments; the caller's platform decides)."""
+
+    spec: ReleaseSpec
+    submit: Callable[[list[str]], JobResult]
 
 
-def seed(env: Environment, engine: str, rows: int, seed_value: int, script, inputs,
-         writer_spec: ReleaseSpec | None = None, root: Path | None = None,
-         timeout: float = 600) -> SeededTable:
+def seed(engine: str, rows: int, seed_value: int, script, inputs, path: Path, work: Path,
+         writer: SparkWriter | None = None) -> SeededTable:
+    """Seed `path` (a new table the caller has already recorded for cleanup) and run the change
+    script; work is a scratch dir of the caller's environment."""
     if engine not in ("spark", "deltars"):
         raise ConfigError(f"engine {engine!r} is unknown: use 'spark' (default) or 'deltars'")
-    name = new_table_name()
-    root = root or env.platform.tables_root
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / name
-    env.record_table(str(path))  # before writing: a failed write is cleaned up too
-    work = _workdir(env, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     if engine == "deltars":
         timings = [t.__dict__ for t in delta.write_script(str(path), inputs, script)]
-        table = SeededTable(name=name, path=str(path), engine=engine, writer="delta-rs "
+        table = SeededTable(name=path.name, path=str(path), engine=engine, writer="delta-rs "
                             f"{delta.library_version()}", rows=rows, seed=seed_value,
                             script=[op.describe() for op in script], timings=timings, seconds=0)
         table.evolution = evolve_with_deltars(str(path), work / "scratch")
     else:
-        if writer_spec is None or not writer_spec.delta_version:
+        if writer is None or not writer.spec.delta_version:
             raise ConfigError("the spark engine needs a release with delta_version in the catalog")
-        table = _seed_with_spark(env, writer_spec, name, path, work, rows, seed_value, script,
-                                 inputs, timeout)
+        table = _seed_with_spark(writer, path.name, path, work, rows, seed_value, script, inputs)
     table.seconds = round(time.perf_counter() - started, 3)
     return table
 
 
-def _seed_with_spark(env, spec, name, path, work, rows, seed_value, script, inputs, timeout):
+def _seed_with_spark(writer, name, path, work, rows, seed_value, script, inputs):
+    spec = writer.spec
     batch_paths = {}
     for batch, data in inputs.items():
         batch_paths[batch] = str(work / "batches" / f"{batch}.parquet")
@@ -100,8 +107,7 @@ def _seed_with_spark(env, spec, name, path, work, rows, seed_value, script, inpu
             "script": [{"kind": op.kind, "sql": op.sql, "batch": op.batch, "set_sql": op.set_sql,
                         "describe": op.describe()} for op in script]}
     (work / "plan.json").write_text(json.dumps(plan, indent=1))
-    deployment = env.deploy(spec)
-    result = env.platform.submit(env, deployment, "delta_writer", [str(work / "plan.json")], timeout)
+    result = writer.submit([str(work / "plan.json")])
     if result.returncode != 0 or not (out / "result.json").exists():
         raise RuntimeError(f"the Delta writer on {spec.name} failed (exit {result.returncode}):\n"
                            f"{result.error[-3000:]}")
@@ -132,10 +138,10 @@ def evolve_with_deltars(source: str, scratch: Path) -> list[EvolutionStep]:
         shutil.copytree(work, snapshot)
         data = delta.read(str(work))
         steps.append(EvolutionStep(step=name, path=str(snapshot), schema=delta.schema(str(work)),
-                                   old_rows=delta.fingerprint(data), rows=len(data)))
+                                   old_rows=fingerprint(data), rows=len(data)))
 
     extra = delta.read(str(work)).slice(0, 10)
-    extra = extra.set_column(0, "id", pc.add(extra.column("id"), delta.OLD_ROWS_BELOW))
+    extra = extra.set_column(0, "id", pc.add(extra.column("id"), OLD_ROWS_BELOW))
     extra = extra.append_column("score", pa.array([1.5] * len(extra), pa.float64()))
     write_deltalake(str(work), extra, mode="append", schema_mode="merge")
     record("add_column")

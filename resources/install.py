@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from resources.platforms.base import ReleaseSpec, load_catalog
+from resources.model.catalog import ReleaseSpec, load_catalog
 from resources.settings import cache_dir, ivy_dir, release_jars, spark_home
 
 

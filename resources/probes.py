@@ -6,11 +6,13 @@ waits for, so a timeout message can name it. Probes never raise: a refused conne
 
 import json
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import httpx
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 
 class Probe:
@@ -98,3 +100,31 @@ class AllOf(Probe):
 
 def all_of(*probes: Probe) -> Probe:
     return probes[0] if len(probes) == 1 else AllOf(tuple(probes))
+
+
+class Cancelled(RuntimeError):
+    """A wait was called off (another release of the run failed); nothing is wrong with this one."""
+
+
+def wait_for(fetch: Callable[[], object], done: Callable[[object], bool] = bool,
+             timeout: float = 60.0, interval: float = 0.25,
+             cancel: threading.Event | None = None):
+    """fetch() until done(result), the timeout, or cancel; returns the last result either way
+    (the caller says what it waited for). The one way Testbed polls: readiness probes, Kubernetes
+    objects, webhook deliveries and stream progress all wait through here."""
+
+    def check(result) -> bool:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
+        return done(result)
+
+    retrying = Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(interval),
+                        retry=retry_if_result(lambda result: not check(result)),
+                        retry_error_callback=lambda state: state.outcome.result())
+    return retrying(fetch)
+
+
+def wait_until(probe: Callable[[], bool], timeout: float, interval: float = 0.25,
+               cancel: threading.Event | None = None) -> bool:
+    """True once probe() is true, False at the timeout."""
+    return bool(wait_for(probe, bool, timeout, interval, cancel))

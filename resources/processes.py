@@ -1,28 +1,40 @@
-"""Start, probe and stop child processes with mirakuru.
+"""Start, probe and stop child processes with mirakuru: how the local platform runs a service.
 
 Every child gets an explicit environment (nothing inherited but PATH/LANG-like basics), writes to a
 log file (never an unread pipe), runs in its own session so a stop reaches its whole group, and is
 probed until ready. A child that exits while we wait fails the start at once, with its last log
-lines in the error.
+lines in the error. `on_spawn` hears of the child the moment it exists, before any readiness wait,
+so a ledger can record it even if the orchestrator dies during the wait.
+
+Children of an environment carry `TESTBED_ENV_DIR=<env dir>` in their environment (a label set at
+creation, inherited by their own children): `marked` finds them with no other record, which is how
+the reaper finds what a killed run had not written down.
 """
 
 import os
 import pwd
 import signal
 import subprocess
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import psutil
-from mirakuru import Executor
+from mirakuru import Executor, SimpleExecutor
 from mirakuru.base import ENV_UUID
-from mirakuru.exceptions import ProcessExitedWithError, ProcessFinishedWithError, TimeoutExpired
+from mirakuru.exceptions import (
+    ProcessExitedWithError,
+    ProcessFinishedWithError,
+    TimeoutExpired,
+)
 
-from resources.probes import Probe
+from resources.probes import Cancelled, Probe
 
 INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
+MARKER = "TESTBED_ENV_DIR"  # every child of an environment carries its env dir here
 
 
 class ComponentStartError(RuntimeError):
@@ -40,10 +52,12 @@ def tail(path: Path, lines: int = 25) -> str:
 class _ProbedExecutor(Executor):
     """mirakuru executor whose readiness is a Probe and whose environment is exactly ours."""
 
-    def __init__(self, argv: list[str], probe: Probe, env: dict[str, str], **kwargs):
+    def __init__(self, argv: list[str], probe: Probe, env: dict[str, str],
+                 cancel: threading.Event | None = None, **kwargs):
         super().__init__(argv, **kwargs)
         self._probe = probe
         self._exact_env = env
+        self._cancel = cancel
 
     @property
     def envvars(self) -> dict[str, str]:
@@ -54,7 +68,16 @@ class _ProbedExecutor(Executor):
     def pre_start_check(self) -> bool:
         return False
 
+    def spawn(self) -> None:
+        SimpleExecutor.start(self)  # Popen only; the readiness wait is `wait_ready`
+
+    def wait_ready(self) -> None:
+        self.wait_for(self.check_subprocess)
+
     def check_subprocess(self) -> bool:
+        if self._cancel is not None and self._cancel.is_set():
+            self.kill()
+            raise Cancelled("cancelled")
         # mirakuru treats exit code 0 as "keep waiting"; a server that exits is never ready.
         if self.process is not None and self.process.poll() is not None:
             code = self.process.returncode
@@ -122,7 +145,11 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
     return {**base, **extra}
 
 
-def start(spec: ProcessSpec, probe: Probe, timeout: float = 60.0) -> ManagedProcess:
+def start(spec: ProcessSpec, probe: Probe, timeout: float = 60.0,
+          on_spawn: Callable[["ManagedProcess"], None] | None = None,
+          cancel: threading.Event | None = None) -> ManagedProcess:
+    """Spawn, tell on_spawn, wait until probe() is true. Raises ComponentStartError (the child
+    exited, or was not ready in time: it is killed), or Cancelled when cancel was set."""
     spec.log_file.parent.mkdir(parents=True, exist_ok=True)
     argv = as_user(spec.user, spec.argv)
     log = open(spec.log_file, "ab")
@@ -130,6 +157,7 @@ def start(spec: ProcessSpec, probe: Probe, timeout: float = 60.0) -> ManagedProc
         argv,
         probe,
         child_env(spec.env),
+        cancel,
         cwd=str(spec.cwd),
         timeout=timeout,
         sleep=0.25,
@@ -140,7 +168,18 @@ def start(spec: ProcessSpec, probe: Probe, timeout: float = 60.0) -> ManagedProc
     )
     started = time.monotonic()
     try:
-        executor.start()
+        executor.spawn()
+    finally:
+        log.close()  # the child holds its own descriptor
+    process = ManagedProcess(spec, executor, time.time(), 0.0)
+    if on_spawn is not None:
+        try:
+            on_spawn(process)
+        except BaseException:
+            executor.kill()  # unrecorded: nothing else would ever stop it
+            raise
+    try:
+        executor.wait_ready()
     except ProcessExitedWithError as exc:
         raise ComponentStartError(
             f"{spec.name} exited with code {exc.exit_code} before it was ready "
@@ -151,9 +190,8 @@ def start(spec: ProcessSpec, probe: Probe, timeout: float = 60.0) -> ManagedProc
             f"{spec.name} was not ready within {timeout:.0f}s (waited for: {probe}); "
             f"log {spec.log_file}:\n{tail(spec.log_file)}"
         ) from None
-    finally:
-        log.close()  # the child holds its own descriptor
-    return ManagedProcess(spec, executor, time.time(), time.monotonic() - started)
+    process.ready_seconds = time.monotonic() - started
+    return process
 
 
 def kill_recorded(pid: int, create_time: float | None, grace_seconds: float = 10.0) -> bool:
@@ -166,6 +204,12 @@ def kill_recorded(pid: int, create_time: float | None, grace_seconds: float = 10
         group = [process, *process.children(recursive=True)]
     except psutil.NoSuchProcess:
         return False
+    terminate(group, grace_seconds)
+    return True
+
+
+def terminate(group: list[psutil.Process], grace_seconds: float) -> None:
+    """SIGTERM every member, wait up to grace_seconds, SIGKILL what is still there."""
     for member in group:
         try:
             member.terminate()
@@ -178,7 +222,6 @@ def kill_recorded(pid: int, create_time: float | None, grace_seconds: float = 10
         except psutil.NoSuchProcess:
             pass
     psutil.wait_procs(alive, timeout=5)
-    return True
 
 
 def rss_bytes(pids: list[int]) -> int:
@@ -191,3 +234,47 @@ def rss_bytes(pids: list[int]) -> int:
         except psutil.NoSuchProcess:
             continue
     return total
+
+
+def marked(path: str, under: bool = False) -> list[psutil.Process]:
+    """Live processes labelled TESTBED_ENV_DIR=path (under=True: any env dir below path, e.g. a
+    state dir's envs/). Processes we may not read are not ours."""
+    prefix = path.rstrip("/") + "/"
+    found = []
+    for process in psutil.process_iter():
+        try:
+            value = process.environ().get(MARKER, "")
+            ours = value.startswith(prefix) if under else value == path
+            if ours and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            continue
+    return found
+
+
+def kill_marked(path: str, grace_seconds: float = 10.0) -> list[str]:
+    """Stop every process labelled with env dir `path` (the second way to find what a killed run
+    spawned but had not recorded, and children that outlived their parent)."""
+    group = marked(path)
+    names = [f"{' '.join(p.cmdline()[:2]) or p.name()} (pid {p.pid})" for p in group
+             if _readable(p)]
+    terminate(group, grace_seconds)
+    return names
+
+
+def _readable(process: psutil.Process) -> bool:
+    try:
+        process.cmdline()
+        return True
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+def listening_ports(pids: set[int]) -> dict[int, int]:
+    """port -> pid for every loopback or wildcard listener owned by one of pids."""
+    found = {}
+    for conn in psutil.net_connections(kind="inet"):
+        if conn.status == psutil.CONN_LISTEN and conn.pid in pids:
+            found[conn.laddr.port] = conn.pid
+    return found
+

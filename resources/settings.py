@@ -1,4 +1,5 @@
-"""Where Testbed keeps installed software (cache) and running environments (state)."""
+"""Every setting Testbed reads from the environment, in one place (read when asked, so a run sees
+the environment it starts in, not the one the code location was loaded in)."""
 
 import os
 import sys
@@ -51,3 +52,66 @@ def ivy_dir(release: str) -> Path:
 def platform_name() -> str:
     """TESTBED_PLATFORM, else DEPLOY_TARGET (the seed's name for it), else local."""
     return os.environ.get("TESTBED_PLATFORM") or os.environ.get("DEPLOY_TARGET") or "local"
+
+
+def search_path() -> str:
+    """Where server binaries are looked up: Debian's sbin dirs first (not on a user's PATH)."""
+    return "/usr/sbin:/usr/bin:" + os.environ.get("PATH", "")
+
+
+def java_home_setting() -> str | None:
+    """JAVA_HOME when set; otherwise the platform derives it from `java` on PATH."""
+    return os.environ.get("JAVA_HOME") or None
+
+
+# --- Kubernetes ----------------------------------------------------------------------------------
+
+
+def s3_settings() -> dict[str, str]:
+    """The object store the releases of the kubernetes platform write event logs and tables to
+    (TESTBED_S3_ENDPOINT, TESTBED_S3_ACCESS_KEY, TESTBED_S3_SECRET_KEY); empty when unset."""
+    return {"s3_endpoint": os.environ.get("TESTBED_S3_ENDPOINT", ""),
+            "s3_access_key": os.environ.get("TESTBED_S3_ACCESS_KEY", ""),
+            "s3_secret_key": os.environ.get("TESTBED_S3_SECRET_KEY", "")}
+
+
+def kube_context() -> str | None:
+    return os.environ.get("TESTBED_KUBE_CONTEXT") or None
+
+
+def kubeconfig_setting() -> str:
+    """TESTBED_KUBECONFIG, else the first file of KUBECONFIG ("" when neither is set)."""
+    return os.environ.get("TESTBED_KUBECONFIG") or os.environ.get("KUBECONFIG", "").split(":")[0]
+
+
+def in_cluster() -> bool:
+    """Running in a pod (a service account token is mounted and the API server is announced)."""
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+
+
+def k8s_ready_timeout() -> float:
+    """Image pulls and the jars init containers take minutes on a fresh cluster: never wait less
+    than TESTBED_K8S_READY_TIMEOUT (default 600 s) for a release."""
+    return float(os.environ.get("TESTBED_K8S_READY_TIMEOUT", "600"))
+
+
+def k8s_client_image(default: str) -> str:
+    """The image the Spark Connect probe Job runs in (TESTBED_K8S_CLIENT_IMAGE)."""
+    return os.environ.get("TESTBED_K8S_CLIENT_IMAGE", "").strip() or default
+
+
+# --- Dagster layer -------------------------------------------------------------------------------
+
+
+def alertmanager_url() -> str | None:
+    """Where failed-check alerts go (TESTBED_ALERTMANAGER_URL); unset: nowhere."""
+    return os.environ.get("TESTBED_ALERTMANAGER_URL") or None
+
+
+def ui_url() -> str:
+    """The Dagster UI's base URL, for run links in alerts (TESTBED_UI_URL)."""
+    return os.environ.get("TESTBED_UI_URL", "http://127.0.0.1:3000")
+
+
+def schedule_timezone() -> str:
+    return os.environ.get("TESTBED_TIMEZONE", "UTC")

@@ -13,7 +13,7 @@ from pathlib import Path
 import mysql.connector
 
 from resources.model.errors import ConfigError
-from resources.ports import HOST, free_port
+from resources.ports import HOST
 from resources.probes import Probe
 from resources.processes import ProcessSpec
 from resources.services.base import Service
@@ -68,13 +68,10 @@ class SocketAnswers(Probe):
 class MariaDBServer(Service):
     kind = "mariadb"
     what = "the CDC source"
+    port_role = "sql"
 
     def __init__(self, root: Path, ready_timeout: float = 60.0, name: str = "mariadb"):
-        self.name = name
-        self.owner = "cdc"
-        self.root = root
-        self.ready_timeout = ready_timeout
-        self.port = free_port()
+        super().__init__(name, root, ready_timeout, owner="cdc")
         self.socket = str(root / "mysqld.sock")  # short: sun_path holds 107 characters
         self.app = Credentials("app", secrets.token_urlsafe(16), HOST, self.port)
         self.cdc = Credentials("cdc", secrets.token_urlsafe(16), HOST, self.port)
@@ -82,10 +79,6 @@ class MariaDBServer(Service):
     @classmethod
     def check_installed(cls) -> None:
         find_binaries()
-
-    @property
-    def ports(self) -> dict[str, int]:
-        return {"sql": self.port}
 
     def _config(self) -> Path:
         as_root = os.getuid() == 0

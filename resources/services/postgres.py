@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 
 from resources.model.errors import ConfigError
-from resources.ports import HOST, free_port
+from resources.ports import HOST
 from resources.probes import Probe
 from resources.processes import ProcessSpec, as_user
 from resources.services.base import Service
@@ -53,12 +53,10 @@ class SqlAnswers(Probe):
 class PostgresServer(Service):
     kind = "postgres"
     what = "the metastores' database server"
+    port_role = "sql"
 
     def __init__(self, root: Path, ready_timeout: float = 60.0, name: str = "postgres"):
-        self.name = name
-        self.root = root
-        self.ready_timeout = ready_timeout
-        self.port = free_port()
+        super().__init__(name, root, ready_timeout)
         self.password = secrets.token_urlsafe(18)
         self.credentials: dict[str, tuple[str, str]] = {}
         self.lock = threading.Lock()
@@ -66,10 +64,6 @@ class PostgresServer(Service):
     @classmethod
     def check_installed(cls) -> None:
         find_postgres_bin()
-
-    @property
-    def ports(self) -> dict[str, int]:
-        return {"sql": self.port}
 
     def dsn(self, dbname: str = "postgres", user: str = SUPERUSER, password: str | None = None) -> str:
         return (f"host={HOST} port={self.port} dbname={dbname} user={user} "

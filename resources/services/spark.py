@@ -1,0 +1,336 @@
+"""A Spark release on this machine: its files and settings, and each of its components as a service.
+
+<env>/<release>/<component>/   conf/, logs/, work/, tmp/ per component; warehouse/ per release
+<env>/<event_log_prefix>/      the release's event logs (the local stand-in for an object store)
+
+`SparkRelease` holds what the components share (ports, the metastore's database, the settings every
+application of the release uses); each component (metastore, History Server, master, worker,
+Connect server) is a small Service: its argv, its readiness probe, its spark-defaults.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import ClassVar
+
+from resources import hive
+from resources.model.catalog import ReleaseSpec
+from resources.model.errors import ConfigError
+from resources.model.facts import Endpoints
+from resources.ports import HOST, free_port
+from resources.probes import HttpJson, LogContains, Probe, TcpOpen, all_of
+from resources.processes import ProcessSpec
+from resources.services.base import Service
+from resources.settings import (
+    ivy_dir,
+    java_home_setting,
+    job_python,
+    release_jars,
+    spark_home,
+)
+
+JDBC_JAR = Path("/usr/share/java/postgresql.jar")
+# For the daemons, drivers and the Connect server (not executors): a test environment's JVMs live
+# minutes, and on 2 cores their start is CPU-bound. C1 only and the serial collector halve the CPU
+# it takes (both releases: 47 -> 25 CPU-seconds, 27 s -> 16 s to ready, measured here); executors
+# keep the full JIT for the work jobs do.
+SHORT_LIVED_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+# Component -> the port roles it listens on.
+PORT_ROLES = {
+    "metastore": ("thrift",),
+    "history": ("ui",),
+    "master": ("rpc", "ui"),
+    "worker": ("rpc", "ui"),
+    "connect": ("grpc", "ui"),
+}
+
+
+def java_home() -> Path:
+    if java_home_setting():
+        return Path(java_home_setting())
+    java = shutil.which("java")
+    if not java:
+        raise ConfigError("java not found on PATH: install openjdk-17-jre-headless (make setup checks it)")
+    return Path(os.path.realpath(java)).parent.parent
+
+
+def java_major(home: Path) -> int:
+    out = subprocess.run([str(home / "bin" / "java"), "-version"], capture_output=True, text=True)
+    match = re.search(r'version "(\d+)', out.stderr + out.stdout)
+    return int(match.group(1)) if match else 0
+
+
+def check_java() -> None:
+    home = java_home()
+    if not (home / "bin" / "java").exists():
+        raise ConfigError(f"JAVA_HOME={home} has no bin/java: point JAVA_HOME at a Java 17 JDK")
+    if java_major(home) < 17:
+        raise ConfigError(f"Java 17+ is required (JAVA_HOME={home}); install openjdk-17")
+
+
+def check_release_installed(spec: ReleaseSpec) -> None:
+    sh = spark_home(spec.version)
+    if not (sh / "bin" / "spark-class").exists():
+        raise ConfigError(f"Spark {spec.version} for release {spec.name} is not installed "
+                          f"at {sh}: run `make setup`")
+    if spec.delta_version and not (release_jars(spec.name) / ".resolved").exists():
+        raise ConfigError(f"Delta {spec.delta_version} jars for release {spec.name} are "
+                          f"not in {release_jars(spec.name)}: run `make setup`")
+
+
+def conf_lines(values: dict[str, object]) -> str:
+    return "".join(f"{key} {value}\n" for key, value in values.items())
+
+
+class SparkRelease:
+    """One release's layout, ports and shared application settings in an environment dir."""
+
+    def __init__(self, env_dir: Path, spec: ReleaseSpec, postgres_port: int,
+                 ready_timeout: float = 60.0):
+        self.spec = spec
+        self.ready_timeout = ready_timeout
+        self.root = env_dir / spec.name
+        self.events = env_dir / spec.event_log_prefix
+        self.warehouse = self.root / "warehouse"
+        self.home = spark_home(spec.version)
+        self.ports = {f"{kind}.{role}": spec.ports.get(f"{kind}.{role}") or free_port()
+                      for kind in spec.components for role in PORT_ROLES[kind]}
+        self.metastore_uri = f"thrift://{HOST}:{self.ports['metastore.thrift']}"
+        self.jdbc_url = f"jdbc:postgresql://{HOST}:{postgres_port}/{spec.metastore_db}"
+        self.credentials: tuple[str, str] = ("", "")  # the metastore database's owner role
+        # Every application of this release (jobs, the Connect server) shares these settings.
+        self.app_conf: dict[str, object] = {
+            "spark.eventLog.enabled": "true",
+            "spark.eventLog.dir": f"file:{self.events}",
+            "spark.sql.catalogImplementation": "hive",
+            "spark.hadoop.hive.metastore.uris": self.metastore_uri,
+            "spark.sql.warehouse.dir": f"file:{self.warehouse}",
+            "spark.driver.host": HOST,
+            "spark.driver.bindAddress": HOST,
+            "spark.pyspark.python": job_python(),
+            "spark.jars.ivy": str(ivy_dir(spec.name)),
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.shuffle.partitions": "4",
+            "spark.executor.extraJavaOptions": SHORT_LIVED_JVM,
+        }
+        if spec.delta_version:
+            self.app_conf.update({
+                "spark.jars": ",".join(str(jar) for jar in sorted(release_jars(spec.name).glob("*.jar"))),
+                "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+                "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+                # Delta's defaults (50 snapshot partitions, 200 shuffle partitions) are for
+                # clusters; on 2 cores a 1000-row UPDATE spent seconds scheduling empty tasks.
+                "spark.databricks.delta.snapshotPartitions": "2",
+            })
+
+    def dirs(self, component: str) -> dict[str, Path]:
+        base = self.root / component
+        found = {name: base / name for name in ("conf", "logs", "work", "tmp")}
+        for path in found.values():
+            path.mkdir(parents=True, exist_ok=True)
+        return found
+
+    def prepare(self) -> None:
+        self.events.mkdir(parents=True, exist_ok=True)
+        self.warehouse.mkdir(parents=True, exist_ok=True)
+        client = self.dirs("client")
+        (client["conf"] / "spark-defaults.conf").write_text(conf_lines(self.app_conf))
+
+    def components(self) -> list["SparkComponent"]:
+        return [COMPONENTS[kind](self) for kind in self.spec.components]
+
+    def spark_env(self, dirs: dict[str, Path], ident: str) -> dict[str, str]:
+        jh = java_home()
+        return {
+            "JAVA_HOME": str(jh),
+            "PATH": f"{jh / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+            "SPARK_HOME": str(self.home),
+            "SPARK_CONF_DIR": str(dirs["conf"]),
+            "SPARK_LOG_DIR": str(dirs["logs"]),
+            "SPARK_PID_DIR": str(dirs["work"]),
+            "SPARK_LOCAL_DIRS": str(dirs["tmp"]),
+            "SPARK_WORKER_DIR": str(dirs["work"]),
+            "SPARK_LOCAL_IP": HOST,
+            "SPARK_IDENT_STRING": ident,
+            "SPARK_DAEMON_MEMORY": self.spec.daemon_memory,
+            "SPARK_DAEMON_JAVA_OPTS": f"-Djava.io.tmpdir={dirs['tmp']} {SHORT_LIVED_JVM}",
+            "SPARK_SUBMIT_OPTS": f"-Djava.io.tmpdir={dirs['tmp']} {SHORT_LIVED_JVM}",
+            "SPARK_LAUNCHER_OPTS": SHORT_LIVED_JVM,  # the JVM spark-class runs to build argv
+            "PYSPARK_PYTHON": job_python(),
+            "PYSPARK_DRIVER_PYTHON": job_python(),
+        }
+
+    def endpoints(self) -> Endpoints:
+        p = self.ports
+        has = self.spec.components
+        return Endpoints(
+            metastore=self.metastore_uri, metastore_db=self.spec.metastore_db,
+            metastore_jdbc=self.jdbc_url, history_ui=f"http://{HOST}:{p['history.ui']}",
+            event_log_dir=str(self.events),
+            master=f"spark://{HOST}:{p['master.rpc']}" if "master" in has else None,
+            master_ui=f"http://{HOST}:{p['master.ui']}" if "master" in has else None,
+            worker_ui=f"http://{HOST}:{p['worker.ui']}" if "worker" in has else None,
+            connect=f"sc://{HOST}:{p['connect.grpc']}" if "connect" in has else None,
+            connect_ui=f"http://{HOST}:{p['connect.ui']}" if "connect" in has else None)
+
+
+class SparkComponent(Service):
+    """One JVM of a release. Subclasses give its argv, probe and own spark-defaults."""
+
+    component: ClassVar[str]
+
+    def __init__(self, release: SparkRelease):
+        super().__init__(f"{release.spec.name}-{self.component}", release.root / self.component,
+                         release.ready_timeout, owner=release.spec.name)
+        self.release = release
+        self.spec = release.spec
+        self.conf_dir = self.root / "conf"
+        self.data_dir = self.root / "work"
+
+    @classmethod
+    def check_installed(cls) -> None:
+        check_java()
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {role.split(".")[1]: port for role, port in self.release.ports.items()
+                if role.startswith(f"{self.component}.")}
+
+    def port(self, role: str) -> int:
+        return self.release.ports[f"{self.component}.{role}"]
+
+    @property
+    def properties(self) -> list[str]:
+        return ["--properties-file", str(self.conf_dir / "spark-defaults.conf")]
+
+    @property
+    def spark_class(self) -> str:
+        return str(self.release.home / "bin" / "spark-class")
+
+    def conf(self) -> dict[str, object]:
+        return {}
+
+    def prepare(self) -> None:
+        self.release.dirs(self.component)
+        (self.conf_dir / "spark-defaults.conf").write_text(conf_lines(self.conf()))
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def recipe(self) -> ProcessSpec:
+        dirs = self.release.dirs(self.component)
+        return ProcessSpec(name=self.name, argv=self.argv(),
+                           log_file=dirs["logs"] / f"{self.component}.log", cwd=dirs["work"],
+                           env=self.release.spark_env(dirs, self.name))
+
+
+class Metastore(SparkComponent):
+    """Hive's standalone metastore from the release's own jars, on its own PostgreSQL database."""
+
+    kind = "spark-metastore"
+    component = "metastore"
+
+    @classmethod
+    def check_installed(cls) -> None:
+        check_java()
+        if not JDBC_JAR.exists():
+            raise ConfigError(f"{JDBC_JAR} is missing: apt-get install libpostgresql-jdbc-java "
+                              f"(make setup does it)")
+
+    def prepare(self) -> None:
+        super().prepare()
+        hive.write_conf(self.conf_dir, self.release.home, self.release.jdbc_url,
+                        self.release.credentials, self.release.warehouse)
+
+    def argv(self) -> list[str]:
+        tmp = self.root / "tmp"
+        return [str(java_home() / "bin" / "java"), *SHORT_LIVED_JVM.split(),
+                f"-Xmx{self.spec.daemon_memory}",
+                f"-Djava.io.tmpdir={tmp}",
+                f"-Dlog4j2.configurationFile={self.conf_dir / 'hive-log4j2.properties'}",
+                "-cp", f"{self.conf_dir}:{self.release.home / 'jars'}/*:{JDBC_JAR}",
+                "org.apache.hadoop.hive.metastore.HiveMetaStore", "-p", str(self.port("thrift"))]
+
+    def probe(self) -> Probe:
+        return all_of(LogContains(self.root / "logs" / "metastore.log", hive.READY_LINE),
+                      TcpOpen(HOST, self.port("thrift")))
+
+
+class HistoryServer(SparkComponent):
+    kind = "spark-history"
+    component = "history"
+
+    def conf(self) -> dict[str, object]:
+        return {"spark.history.fs.logDirectory": f"file:{self.release.events}",
+                "spark.history.ui.port": self.port("ui"),
+                "spark.history.fs.update.interval": "1s",
+                "spark.ui.host": HOST}
+
+    def argv(self) -> list[str]:
+        return [self.spark_class, "org.apache.spark.deploy.history.HistoryServer", *self.properties]
+
+    def probe(self) -> Probe:
+        return HttpJson(f"http://{HOST}:{self.port('ui')}/api/v1/version",
+                        lambda doc: "spark" in doc, "reports a Spark version")
+
+
+class Master(SparkComponent):
+    kind = "spark-master"
+    component = "master"
+
+    def argv(self) -> list[str]:
+        return [self.spark_class, "org.apache.spark.deploy.master.Master", "--host", HOST,
+                "--port", str(self.port("rpc")), "--webui-port", str(self.port("ui")),
+                *self.properties]
+
+    def probe(self) -> Probe:
+        return HttpJson(f"http://{HOST}:{self.port('ui')}/json/",
+                        lambda doc: doc.get("status") == "ALIVE", "reports status ALIVE")
+
+
+class Worker(SparkComponent):
+    kind = "spark-worker"
+    component = "worker"
+
+    def argv(self) -> list[str]:
+        return [self.spark_class, "org.apache.spark.deploy.worker.Worker", "--host", HOST,
+                "--port", str(self.port("rpc")), "--webui-port", str(self.port("ui")),
+                "--cores", str(os.cpu_count() or 2), "--memory", self.spec.worker_memory,
+                "--work-dir", str(self.data_dir), *self.properties,
+                f"spark://{HOST}:{self.release.ports['master.rpc']}"]
+
+    def probe(self) -> Probe:
+        master_ui = f"http://{HOST}:{self.release.ports['master.ui']}"
+        return all_of(TcpOpen(HOST, self.port("ui")),
+                      HttpJson(f"{master_ui}/json/", lambda doc: doc.get("aliveworkers", 0) >= 1,
+                               "lists an alive worker"))
+
+
+class ConnectServer(SparkComponent):
+    kind = "spark-connect"
+    component = "connect"
+
+    def conf(self) -> dict[str, object]:
+        return {**self.release.app_conf,
+                "spark.master": "local[2]",
+                "spark.app.name": f"testbed-{self.spec.name}-connect",
+                "spark.connect.grpc.binding.address": HOST,
+                "spark.connect.grpc.binding.port": self.port("grpc"),
+                "spark.ui.port": self.port("ui"),
+                "spark.driver.memory": self.spec.driver_memory}
+
+    def argv(self) -> list[str]:
+        return [str(self.release.home / "bin" / "spark-submit"),
+                "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+                "--driver-memory", self.spec.driver_memory, *self.properties, "spark-internal"]
+
+    def probe(self) -> Probe:
+        # The gRPC port opens only once the server's session exists.
+        return TcpOpen(HOST, self.port("grpc"))
+
+
+COMPONENTS: dict[str, type[SparkComponent]] = {
+    cls.component: cls for cls in (Metastore, HistoryServer, Master, Worker, ConnectServer)}
