@@ -11,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from resources.platforms.base import ConfigError, ReleaseSpec
+from resources.model.catalog import ReleaseSpec
+from resources.model.errors import ConfigError
 
 CHARTS_DIR = Path(__file__).resolve().parents[2] / "charts"
 # Kubernetes minors the charts are validated for (kubernetes-validate ships schemas for these).

@@ -3,16 +3,16 @@ release (as plain dicts, the same shape Helm renders), readiness waits, and read
 (pod logs, a command in a pod, an HTTP GET through the API server's service proxy)."""
 
 import json
-import os
 import time
 from pathlib import Path
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from resources.k8s.facts import INSTANCE
-from resources.platforms.base import ConfigError
+from resources.model.errors import ConfigError
+from resources.probes import wait_for
+from resources.settings import in_cluster, kubeconfig_setting
 
 OWNER = "testbed.io/owner"
 ENV = "testbed.io/env"
@@ -27,13 +27,9 @@ STUCK = {"ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff", "CreateContaine
 
 def kubeconfig_path() -> Path | None:
     """TESTBED_KUBECONFIG, else KUBECONFIG, else ~/.kube/config; None when none exists."""
-    raw = os.environ.get("TESTBED_KUBECONFIG") or os.environ.get("KUBECONFIG", "").split(":")[0]
+    raw = kubeconfig_setting()
     path = Path(raw).expanduser() if raw else Path.home() / ".kube" / "config"
     return path if path.exists() else None
-
-
-def in_cluster() -> bool:
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
 
 
 def api_client(context: str | None = None) -> client.ApiClient:
@@ -119,7 +115,7 @@ class Cluster:
 
     def wait_namespace_gone(self, name: str, timeout: float, interval: float = 2.0) -> str | None:
         """The namespace's phase when the wait gave up, None once it is gone."""
-        return _poll(lambda: self.namespace_phase(name), lambda phase: phase is None, timeout,
+        return wait_for(lambda: self.namespace_phase(name), lambda phase: phase is None, timeout,
                      interval)
 
     # --- a release's live objects -------------------------------------------------------------
@@ -181,7 +177,7 @@ class Cluster:
                     ready_at.setdefault(name, round(time.monotonic() - started, 2))
             return state
 
-        state = _poll(step, lambda s: bool(s) and all(ok for ok, _ in s.values()), timeout, interval)
+        state = wait_for(step, lambda s: bool(s) and all(ok for ok, _ in s.values()), timeout, interval)
         waiting = {name: why for name, (ok, why) in state.items() if not ok}
         if waiting or not state:
             detail = ", ".join(f"{n}: {w}" for n, w in waiting.items()) or "no workloads found"
@@ -228,11 +224,3 @@ def _waiting_reasons(pod: dict) -> list[str]:
     status = pod.get("status") or {}
     statuses = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
     return [(s.get("state") or {}).get("waiting", {}).get("reason", "") for s in statuses]
-
-
-def _poll(fetch, done, timeout: float, interval: float):
-    """fetch() until done(result) or the timeout; returns the last result either way."""
-    retrying = Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(interval),
-                        retry=retry_if_result(lambda result: not done(result)),
-                        retry_error_callback=lambda state: state.outcome.result())
-    return retrying(fetch)

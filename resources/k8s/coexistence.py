@@ -10,10 +10,10 @@ pods, no cluster-scoped object shared by accident.
 
 from collections import defaultdict
 
-from assets import release_checks
-from assets.verdict import Verdict, verdict
+from resources.criteria import release_checks
 from resources.k8s import facts as k8s
-from resources.platforms.base import Facts
+from resources.model.facts import Facts
+from resources.model.verdict import Verdict, verdict
 
 
 def _key(obj: dict, namespace: str) -> tuple[str, str, str]:

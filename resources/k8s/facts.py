@@ -9,7 +9,7 @@ warehouse), `conf_dir` the ConfigMap of the component itself.
 
 import re
 
-from resources.platforms.base import ComponentFacts, Facts
+from resources.model.facts import ComponentFacts, Facts
 
 INSTANCE = "app.kubernetes.io/instance"
 COMPONENT = "app.kubernetes.io/component"

@@ -11,7 +11,6 @@ takes it back out of the pod log.
 """
 
 import copy
-import os
 import re
 import uuid
 from pathlib import Path
@@ -19,7 +18,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from resources.k8s.facts import COMPONENT, INSTANCE
-from resources.platforms.base import ConfigError, JobResult
+from resources.model.errors import ConfigError
+from resources.model.facts import JobResult
+from resources.settings import k8s_client_image
 
 JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs"
 # The code location image of deploy/Dockerfile (deploy/dagster-values.yaml names the same).
@@ -31,7 +32,7 @@ FINISHED_TTL_SECONDS = 3600  # a finished Job and its pod stay an hour for debug
 
 
 def client_image() -> str:
-    image = os.environ.get(CLIENT_IMAGE_ENV, "").strip() or CLIENT_IMAGE
+    image = k8s_client_image(CLIENT_IMAGE)
     if not _IMAGE.match(image) or "://" in image:
         raise ConfigError(f"{CLIENT_IMAGE_ENV}={image!r} is not an image reference; set it to the "
                           f"code location image built from deploy/Dockerfile, e.g. {CLIENT_IMAGE}")

@@ -15,7 +15,6 @@ registry.example.com/testbed:0.1.0).
 """
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -43,17 +42,14 @@ from resources.k8s.jobs import (
     script_configmap,
     spark_submit_job,
 )
-from resources.platforms.base import (
-    ConfigError,
-    Deployment,
-    Environment,
-    EnvironmentState,
-    Facts,
-    HistoryApp,
-    JobResult,
-    Platform,
-    ReleaseSpec,
-)
+from resources.model.catalog import ReleaseSpec
+from resources.model.errors import ConfigError
+from resources.model.facts import Deployment, Endpoints, Facts, HistoryApp, JobResult
+from resources.model.ledger import Handle, HelmReleaseHandle, NamespaceHandle
+from resources.platforms.base import Platform, remove_tree
+from resources.platforms.environment import Environment
+from resources.probes import wait_for
+from resources.settings import k8s_ready_timeout, kube_context, s3_settings
 
 SETTINGS_HELP = ("set TESTBED_S3_ENDPOINT (e.g. http://minio.minio.svc:9000), TESTBED_S3_ACCESS_KEY "
                  "and TESTBED_S3_SECRET_KEY: the object store the releases write event logs and "
@@ -69,10 +65,7 @@ class KubernetesSettings(BaseModel):
     @classmethod
     def from_env(cls) -> "KubernetesSettings":
         try:
-            return cls(s3_endpoint=os.environ.get("TESTBED_S3_ENDPOINT", ""),
-                       s3_access_key=os.environ.get("TESTBED_S3_ACCESS_KEY", ""),
-                       s3_secret_key=os.environ.get("TESTBED_S3_SECRET_KEY", ""),
-                       kube_context=os.environ.get("TESTBED_KUBE_CONTEXT") or None)
+            return cls(**s3_settings(), kube_context=kube_context())
         except ValidationError as exc:
             fields = ", ".join(f"TESTBED_{'_'.join(map(str, e['loc'])).upper()}"
                                for e in exc.errors())
@@ -90,8 +83,7 @@ class KubernetesPlatform(Platform):
 
     def __init__(self, state_dir: Path, grace_seconds: float = 10.0, ready_timeout: float = 600.0,
                  cluster: Cluster | None = None, settings: KubernetesSettings | None = None):
-        super().__init__(state_dir, grace_seconds)
-        self.ready_timeout = ready_timeout
+        super().__init__(state_dir, grace_seconds, ready_timeout)
         self._cluster = cluster
         self._settings = settings
 
@@ -99,8 +91,8 @@ class KubernetesPlatform(Platform):
     def for_run(cls, state_dir: Path, ready_timeout: float, grace: float) -> "KubernetesPlatform":
         """Image pulls and the jars init containers take minutes on a fresh cluster: never wait
         less than TESTBED_K8S_READY_TIMEOUT (default 600 s)."""
-        floor = float(os.environ.get("TESTBED_K8S_READY_TIMEOUT", "600"))
-        return cls(state_dir, grace_seconds=grace, ready_timeout=max(ready_timeout, floor))
+        return cls(state_dir, grace_seconds=grace,
+                   ready_timeout=max(ready_timeout, k8s_ready_timeout()))
 
     @property
     def settings(self) -> KubernetesSettings:
@@ -126,10 +118,12 @@ class KubernetesPlatform(Platform):
     def values(self, spec: ReleaseSpec, env_id: str, owner: str) -> dict:
         return charts.release_values(spec, env_id, owner, self.settings.s3_values())
 
-    def preflight(self, specs: list[ReleaseSpec]) -> None:
+    def preflight(self, specs: list[ReleaseSpec], services: tuple[str, ...] = ()) -> None:
         """Settings, cluster access, and every chart rendered with the values deploy will use:
         a schema or template error stops the run here, naming the field."""
         self.check_state_dir()
+        for kind in services:
+            self.require(kind)
         settings = self.settings
         for spec in specs:
             charts.render(charts.chart_dir(spec), charts.helm_release(spec),
@@ -144,15 +138,16 @@ class KubernetesPlatform(Platform):
 
     def ensure_namespace(self, env: Environment) -> str:
         namespace = self.namespace(env)
-        with env.lock:
-            if not env.runtime.get("namespace"):
-                state = env.state
-                # Recorded first: a deploy that dies midway still leaves the reaper a handle.
-                env.record({"namespace": namespace})
-                self.cluster.ensure_namespace(namespace, state.env_id, state.owner_run_id,
-                                              state.created, state.ttl_seconds)
-                env.runtime["namespace"] = namespace
-        return namespace
+
+        def create() -> str:
+            state = env.state
+            # Recorded first: a deploy that dies midway still leaves the reaper a handle.
+            env.record(NamespaceHandle(name=namespace, namespace=namespace))
+            self.cluster.ensure_namespace(namespace, state.env_id, state.owner_run_id,
+                                          state.created, state.ttl_seconds)
+            return namespace
+
+        return env.once("namespace", create)
 
     def install(self, namespace: str, spec: ReleaseSpec, values: dict) -> None:
         """helm install; the readiness wait is ours (the official client), not Helm's."""
@@ -165,7 +160,8 @@ class KubernetesPlatform(Platform):
         release = charts.helm_release(spec)
         values = self.values(spec, env.state.env_id, env.state.owner_run_id[:63])
         namespace = self.ensure_namespace(env)
-        env.record({"namespace": namespace, "release": release})
+        env.record(HelmReleaseHandle(name=release, owner=spec.name, namespace=namespace,
+                                     release=release))
         self.install(namespace, spec, values)
         timings = self.cluster.wait_ready(namespace, release, self.ready_timeout,
                                           self.poll_seconds)
@@ -221,14 +217,14 @@ class KubernetesPlatform(Platform):
     def submit(self, env: Environment, deployment: Deployment, job: str, args: list[str],
                timeout: float) -> JobResult:
         spec = deployment.spec
-        if "master" not in deployment.endpoints:
+        if deployment.endpoints.master is None:
             raise ConfigError(f"release {spec.name} has no master to submit {job} to")
         namespace, release = deployment.root.split("/", 1)
         started = time.monotonic()
         worker = self.cluster.plain(self.cluster.apps.read_namespaced_deployment(
             f"{release}-worker", namespace))
         name, script = script_configmap(release, env.state.env_id, job)
-        body = spark_submit_job(worker, name, deployment.endpoints["master"], job, args,
+        body = spark_submit_job(worker, name, deployment.endpoints.master, job, args,
                                 spec.driver_memory, timeout, env.state.env_id)
         self.cluster.core.create_namespaced_config_map(namespace, script)
         self.cluster.batch.create_namespaced_job(namespace, body)
@@ -246,14 +242,14 @@ class KubernetesPlatform(Platform):
         succeeded and its pod printed a passing result; otherwise the error says what the Job, its
         pod and its log said."""
         spec = deployment.spec
-        if "connect" not in deployment.endpoints:
+        if deployment.endpoints.connect is None:
             raise ConfigError(f"release {spec.name} has no Connect server to probe")
         image = client_image()
         namespace, release = deployment.root.split("/", 1)
         started = time.monotonic()
         name = job_name(release, "connect_probe")
         self.cluster.batch.create_namespaced_job(namespace, connect_probe_job(
-            name, release, env.state.env_id, image, spec.name, deployment.endpoints["connect"],
+            name, release, env.state.env_id, image, spec.name, deployment.endpoints.connect,
             table, timeout))
         status = self.wait_job(namespace, name, timeout, self.poll_seconds)
         log = self.job_log(namespace, name, PROBE_CONTAINER)
@@ -278,36 +274,33 @@ class KubernetesPlatform(Platform):
         return self.cluster.pod_log(namespace, pods[-1]["metadata"]["name"], container)
 
     def wait_job(self, namespace: str, name: str, timeout: float, interval: float = 2.0) -> dict:
-        from resources.k8s.cluster import _poll
-
         def status():
             job = self.cluster.plain(self.cluster.batch.read_namespaced_job(name, namespace))
             return job.get("status") or {}
 
-        return _poll(status, lambda s: bool(s.get("succeeded") or s.get("failed")), timeout,
+        return wait_for(status, lambda s: bool(s.get("succeeded") or s.get("failed")), timeout,
                      interval)
 
-    # --- teardown --------------------------------------------------------------------------------
+    # --- removing, from the ledger alone ---------------------------------------------------------
 
-    def stop_environment(self, env: Environment) -> list[str]:
-        stopped = self.destroy_abandoned(env.state)
-        env.runtime.pop("namespace", None)
-        return stopped
-
-    def destroy_abandoned(self, state: EnvironmentState) -> list[str]:
-        """helm uninstall each release, then delete the namespace and wait until it is gone."""
-        stopped = []
-        namespaces = {h["namespace"] for h in state.handles if h.get("namespace")}
-        for handle in state.handles:
-            if handle.get("release"):
-                if self.uninstall(handle["namespace"], handle["release"]):
-                    stopped.append(f"{handle['namespace']}/{handle['release']}")
-        for namespace in sorted(namespaces):
-            if self.cluster.delete_namespace(namespace):
-                stopped.append(f"namespace {namespace}")
-            self.cluster.wait_namespace_gone(namespace, max(self.grace_seconds, 60.0),
-                                             self.poll_seconds)
-        return stopped
+    def destroy(self, handle: Handle, grace_seconds: float) -> str:
+        """A Helm release: helm uninstall. A namespace: delete it and wait until it is gone.
+        Files (env.json's dir, nothing else here) are plain paths on this machine."""
+        if handle.kind == "helm_release":
+            return "stopped" if self.uninstall(handle.namespace, handle.release) \
+                else "already gone"
+        if handle.kind == "namespace":
+            deleted = self.cluster.delete_namespace(handle.namespace)
+            phase = self.cluster.wait_namespace_gone(handle.namespace, max(grace_seconds, 60.0),
+                                                     self.poll_seconds)
+            if phase is not None:
+                return f"failed: still {phase}"
+            return "stopped" if deleted else "already gone"
+        if handle.kind in ("directory", "table"):
+            return remove_tree(handle.path)
+        if handle.kind == "in_process":
+            return "nothing to do (it ended with its process)"
+        raise ConfigError(f"the kubernetes platform cannot remove {handle.describe()}")
 
     def uninstall(self, namespace: str, release: str) -> bool:
         """False when there was nothing to uninstall; the namespace delete removes the rest."""
@@ -320,19 +313,16 @@ class KubernetesPlatform(Platform):
         except helm_python.HelmError:
             return False
 
-    def leftovers(self, env: Environment) -> list[str]:
-        left = []
-        for namespace in sorted({h["namespace"] for h in env.state.handles if h.get("namespace")}):
-            phase = self.cluster.namespace_phase(namespace)
-            if phase is not None:
-                left.append(f"namespace {namespace} ({phase})")
-        return left
+    def remains(self, handle: Handle) -> list[str]:
+        if handle.kind != "namespace":
+            return []  # a Helm release lives in its namespace: the namespace says it all
+        phase = self.cluster.namespace_phase(handle.namespace)
+        return [f"namespace {handle.namespace} ({phase})"] if phase is not None else []
 
-    def sweep(self, now: float | None = None, table_ttl_seconds: float = 4 * 3600) -> list[str]:
-        """The base reaper for environments recorded here, then every namespace with our owner
-        label whose TTL expired (created from another machine, or whose state was lost)."""
-        now = time.time() if now is None else now
-        removed = super().sweep(now, table_ttl_seconds)
+    def strays(self, known: set[str], now: float) -> list[tuple[str, Handle]]:
+        """Every namespace with our owner label whose TTL expired (created from another machine,
+        or whose state was lost), wherever it was created."""
+        found = []
         for ns in self.cluster.owned_namespaces():
             meta = ns["metadata"]
             notes = meta.get("annotations") or {}
@@ -343,11 +333,10 @@ class KubernetesPlatform(Platform):
                 continue  # not stamped by us: not ours to judge
             if age > ttl:
                 env_id = (meta.get("labels") or {}).get(ENV, "?")
-                self.destroy_abandoned(EnvironmentState.model_construct(
-                    handles=[{"namespace": meta["name"]}]))
-                removed.append(f"namespace {meta['name']} ({env_id}): TTL {ttl:.0f}s expired "
-                               f"({age:.0f}s old)")
-        return removed
+                found.append((f"namespace {meta['name']} ({env_id}): TTL {ttl:.0f}s expired "
+                              f"({age:.0f}s old)",
+                              NamespaceHandle(name=meta["name"], namespace=meta["name"])))
+        return found
 
 
 def job_outcome(namespace: str, name: str, status: dict, timeout: float) -> str:
@@ -370,18 +359,17 @@ def service_named(objects: list[dict], component: str) -> str | None:
                  if o["kind"] == "Service" and labels(o).get(COMPONENT) == component), None)
 
 
-def endpoints(namespace: str, release: str, spec: ReleaseSpec) -> dict[str, str]:
+def endpoints(namespace: str, release: str, spec: ReleaseSpec) -> Endpoints:
     """In-cluster addresses (what a run pod of Dagster-on-Kubernetes reaches directly)."""
     svc = f"{namespace}.svc.cluster.local"
-    found = {"namespace": namespace, "helm_release": release,
-             "metastore": f"thrift://{release}-metastore.{svc}:9083",
-             "metastore_db": spec.metastore_db,
-             "history_ui": f"http://{release}-history.{svc}:18080",
-             "event_log_dir": f"s3a://{spec.event_log_prefix}"}
-    if "master" in spec.components:
-        found["master"] = f"spark://{release}-master:7077"
-        found["master_ui"] = f"http://{release}-master.{svc}:8080"
-    if "connect" in spec.components:
-        found["connect"] = f"sc://{release}-connect.{svc}:15002"
-        found["connect_ui"] = f"http://{release}-connect.{svc}:4040"
-    return found
+    master = "master" in spec.components
+    connect = "connect" in spec.components
+    return Endpoints(
+        namespace=namespace, helm_release=release,
+        metastore=f"thrift://{release}-metastore.{svc}:9083", metastore_db=spec.metastore_db,
+        history_ui=f"http://{release}-history.{svc}:18080",
+        event_log_dir=f"s3a://{spec.event_log_prefix}",
+        master=f"spark://{release}-master:7077" if master else None,
+        master_ui=f"http://{release}-master.{svc}:8080" if master else None,
+        connect=f"sc://{release}-connect.{svc}:15002" if connect else None,
+        connect_ui=f"http://{release}-connect.{svc}:4040" if connect else None)
