@@ -14,13 +14,18 @@ import yaml
 from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from assets import alerting_checks
 from assets.common import verdict_check
-from assets.verdict import Verdict
 from resources import alerting
 from resources.alerting import EXPECTED_ROUTES, AlertingStack, probe_alert, probe_name
-from resources.environment import TestbedEnvironment
-from resources.platforms.base import ConfigError
+from resources.criteria import alerting_checks
+from resources.environment import Slot, TestbedEnvironment
+from resources.model.errors import ConfigError
+from resources.model.facts import ToolResult
+from resources.model.verdict import Verdict
+from resources.platforms.environment import Environment
+from resources.probes import wait_for
+from resources.services.alertmanager import AlertManager
+from resources.services.prometheus import Prometheus
 
 AM_CONFIG = AssetKey(["alerting", "alertmanager_config"])
 RULES = AssetKey(["alerting", "prometheus_rules"])
@@ -28,6 +33,28 @@ STACK = AssetKey(["alerting", "stack"])
 VISIBLE_BUDGET_S = 5.0  # seed 003: an alert shows within 5 seconds
 DELIVERY_TIMEOUT_S = 15.0
 PROMETHEUS_TIMEOUT_S = 30.0
+# What the assets made, for the checks of the same run.
+AM_CHECK: Slot[ToolResult] = Slot("alerting/am_check")
+AM_TEXT: Slot[str] = Slot("alerting/am_text")
+EXPECT_ROUTES: Slot[dict[str, str]] = Slot("alerting/expect_routes")
+RULES_CHECK: Slot[ToolResult] = Slot("alerting/rules_check")
+RUNNING: Slot[AlertingStack] = Slot("alerting/stack")
+# Service kinds these assets start (the job's preflight refuses a platform that cannot).
+SERVICES = (AlertManager.kind, Prometheus.kind)
+
+
+def alerting_stack(env: Environment) -> AlertingStack:
+    """The environment's stack, made once: ports chosen and the webhook receiver listening (in
+    this process, in the ledger), servers not started until the configs are written."""
+
+    def make() -> AlertingStack:
+        for kind in SERVICES:  # refused before the receiver even listens
+            env.platform.require(kind)
+        stack = AlertingStack(env.path / "alerting", env.platform.ready_timeout)
+        env.adopt(stack.webhook.name, "alerting", stack.webhook.close, stack.webhook.ports)
+        return stack
+
+    return env.once("alerting", make)
 
 
 class AlertmanagerConfigSettings(Config):
@@ -62,8 +89,7 @@ def _read_user_file(path: str, name: str) -> str:
 def alertmanager_config(context: AssetExecutionContext, config: AlertmanagerConfigSettings,
                         testbed: TestbedEnvironment) -> MaterializeResult:
     user_text = _read_user_file(config.config_file, "config_file") if config.config_file else None
-    env = testbed.environment
-    stack: AlertingStack = env.platform.alerting_stack(env)
+    stack = alerting_stack(testbed.environment)
     if user_text is not None:
         text = alerting.substitute_webhook(user_text, stack.webhook.url)
     else:
@@ -72,9 +98,9 @@ def alertmanager_config(context: AssetExecutionContext, config: AlertmanagerConf
                               sort_keys=False)
     path = stack.write_alertmanager_config(text)
     result = alerting.check_alertmanager_config(path)
-    testbed.remember("alerting/am_check", result)
-    testbed.remember("alerting/am_text", text)
-    testbed.remember("alerting/expect_routes", dict(config.expect_routes))
+    testbed.remember(AM_CHECK, result)
+    testbed.remember(AM_TEXT, text)
+    testbed.remember(EXPECT_ROUTES, dict(config.expect_routes))
     tree = alerting.routing_tree(path) if result.ok else result.output
     return MaterializeResult(metadata={
         "path": MetadataValue.path(str(path)),
@@ -90,11 +116,10 @@ def prometheus_rules(context: AssetExecutionContext, config: PrometheusRulesSett
                      testbed: TestbedEnvironment) -> MaterializeResult:
     text = (_read_user_file(config.rules_file, "rules_file") if config.rules_file
             else yaml.safe_dump(alerting.render_rules(), sort_keys=False))
-    env = testbed.environment
-    stack: AlertingStack = env.platform.alerting_stack(env)
+    stack = alerting_stack(testbed.environment)
     path = stack.write_rules(text)
     result = alerting.check_rules(path)
-    testbed.remember("alerting/rules_check", result)
+    testbed.remember(RULES_CHECK, result)
     return MaterializeResult(metadata={"path": MetadataValue.path(str(path)),
                                        "source": config.rules_file or "rendered",
                                        "promtool": result.output})
@@ -105,14 +130,16 @@ def prometheus_rules(context: AssetExecutionContext, config: PrometheusRulesSett
                    "configs: own ports on 127.0.0.1, own storage, no gossip; Prometheus sends to "
                    "this AlertManager only.")
 def stack(context: AssetExecutionContext, testbed: TestbedEnvironment) -> MaterializeResult:
-    for key in ("alerting/am_check", "alerting/rules_check"):
-        result = testbed.recall(key)
+    for slot in (AM_CHECK, RULES_CHECK):
+        result = testbed.recall(slot)
         if not result.ok:  # never load what the tools rejected
-            raise ConfigError(f"{result.tool} rejected {key.split('/')[1]}: {result.output}")
+            raise ConfigError(f"{result.tool} rejected {slot.name.split('/')[1]}: {result.output}")
     env = testbed.environment
     started = time.monotonic()
-    running = env.platform.start_alerting(env)
-    testbed.remember("alerting/stack", running)
+    running = alerting_stack(env)
+    running.start_alertmanager(env.start)
+    running.start_prometheus(env.start)
+    testbed.remember(RUNNING, running)
     return MaterializeResult(metadata={
         "alertmanager": MetadataValue.url(running.am_url),
         "prometheus": MetadataValue.url(running.prom_url),
@@ -124,13 +151,13 @@ def stack(context: AssetExecutionContext, testbed: TestbedEnvironment) -> Materi
 
 
 @verdict_check(AM_CONFIG, "config_valid", "amtool check-config accepts alertmanager.yml.",
-               lambda testbed: (testbed.recall("alerting/am_check"),))
+               lambda testbed: (testbed.recall(AM_CHECK),))
 def am_config_valid(testbed, result) -> Verdict:
     return alerting_checks.config_valid([result])
 
 
 @verdict_check(RULES, "config_valid", "promtool check rules accepts the rule files.",
-               lambda testbed: (testbed.recall("alerting/rules_check"),))
+               lambda testbed: (testbed.recall(RULES_CHECK),))
 def rules_valid(testbed, result) -> Verdict:
     return alerting_checks.config_valid([result])
 
@@ -138,7 +165,7 @@ def rules_valid(testbed, result) -> Verdict:
 @verdict_check(AM_CONFIG, "no_production_receivers",
                "SEC-001/002: every receiver is a loopback webhook without credentials and only "
                "environment=test alerts are delivered.",
-               lambda testbed: (testbed.recall("alerting/am_text"),))
+               lambda testbed: (testbed.recall(AM_TEXT),))
 def no_production_receivers(testbed, text) -> Verdict:
     try:
         parsed = yaml.safe_load(text)
@@ -150,11 +177,11 @@ def no_production_receivers(testbed, text) -> Verdict:
 
 
 def _stack(testbed: TestbedEnvironment) -> tuple:
-    return (testbed.recall("alerting/stack"),)
+    return (testbed.recall(RUNNING),)
 
 
 def _stack_and_routes(testbed: TestbedEnvironment) -> tuple:
-    return (testbed.recall("alerting/stack"), testbed.recall("alerting/expect_routes"))
+    return (testbed.recall(RUNNING), testbed.recall(EXPECT_ROUTES))
 
 
 def measure_visibility(running: AlertingStack, budget_s: float) -> float | None:
@@ -163,10 +190,8 @@ def measure_visibility(running: AlertingStack, budget_s: float) -> float | None:
     started = time.monotonic()
     try:
         running.post_alerts([probe_alert(name, severity="info")], timeout=budget_s * 2)
-        while time.monotonic() - started < budget_s * 2:
-            if running.alerts(alertname=name):
-                return time.monotonic() - started
-            time.sleep(0.01)
+        if wait_for(lambda: running.alerts(alertname=name), bool, budget_s * 2, interval=0.01):
+            return time.monotonic() - started
     except httpx.HTTPError:
         pass
     return None

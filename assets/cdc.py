@@ -11,16 +11,22 @@ from decimal import Decimal
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from assets import cdc_checks
-from assets.verdict import Verdict
 from assets.common import verdict_check
 from resources import cdc, delta
-from resources.environment import TestbedEnvironment
+from resources.criteria import cdc_checks
+from resources.environment import Slot, TestbedEnvironment
+from resources.model.verdict import Verdict
+from resources.services.mariadb import MariaDBServer
 
 SOURCE = AssetKey(["cdc", "mysql_source"])
 STREAM = AssetKey(["cdc", "stream"])
 MIRROR = AssetKey(["cdc", "products_mirror"])
 BUDGET_S = 5.0
+# What the assets made, for the checks of the same run.
+SOURCE_SLOT: Slot[MariaDBServer] = Slot("cdc/source")
+STREAM_SLOT: Slot[cdc.CdcStream] = Slot("cdc/stream")
+# Service kinds these assets start (the job's preflight refuses a platform that cannot).
+SERVICES = (MariaDBServer.kind,)
 
 
 @asset(key=SOURCE, group_name="cdc", kinds={"mariadb"},
@@ -28,7 +34,7 @@ BUDGET_S = 5.0
                    "ROW/FULL with binlog_row_metadata=FULL; schema shop.products.")
 def mysql_source(context: AssetExecutionContext, testbed: TestbedEnvironment) -> MaterializeResult:
     env = testbed.environment
-    server = env.platform.mysql_source(env)
+    server = env.once("mariadb", lambda: env.start(MariaDBServer(env.path / "mariadb")))
     conn = server.app.connect()
     try:
         conn.cursor().execute(cdc.PRODUCTS_DDL)
@@ -38,7 +44,7 @@ def mysql_source(context: AssetExecutionContext, testbed: TestbedEnvironment) ->
         version = cursor.fetchone()[0]
     finally:
         conn.close()
-    testbed.remember("cdc/source", server)
+    testbed.remember(SOURCE_SLOT, server)
     return MaterializeResult(metadata={"version": version, "host": server.app.host,
                                        "port": server.port, "table": "shop.products"})
 
@@ -48,18 +54,18 @@ def mysql_source(context: AssetExecutionContext, testbed: TestbedEnvironment) ->
                    "table and are applied to the mirror; the position is checkpointed per flush.")
 def stream(context: AssetExecutionContext, testbed: TestbedEnvironment) -> MaterializeResult:
     env = testbed.environment
-    server = testbed.recall("cdc/source")
+    server = testbed.recall(SOURCE_SLOT)
     root = env.platform.tables_root
     root.mkdir(parents=True, exist_ok=True)
     name = f"test_{env.state.env_id[-8:]}"
     bronze, mirror = str(root / f"{name}_bronze"), str(root / f"{name}_mirror")
     for path in (bronze, mirror):
-        env.record_table(path)
+        env.record_table(path, owner="cdc")
     cdc.create_tables(bronze, mirror)
     running = cdc.CdcStream(server.cdc, bronze, mirror, env.path / "cdc-checkpoint.json")
     running.start()
-    env.on_teardown(running.stop)
-    testbed.remember("cdc/stream", running)
+    env.adopt("cdc stream", "cdc", running.stop)
+    testbed.remember(STREAM_SLOT, running)
     file, pos = running.position()
     return MaterializeResult(metadata={"bronze": MetadataValue.path(bronze),
                                        "mirror": MetadataValue.path(mirror),
@@ -69,7 +75,7 @@ def stream(context: AssetExecutionContext, testbed: TestbedEnvironment) -> Mater
 @asset(key=MIRROR, group_name="cdc", deps=[STREAM], kinds={"delta"},
        description="The Delta mirror of shop.products, kept by the stream (upsert/delete by key).")
 def products_mirror(context: AssetExecutionContext, testbed: TestbedEnvironment) -> MaterializeResult:
-    running: cdc.CdcStream = testbed.recall("cdc/stream")
+    running = testbed.recall(STREAM_SLOT)
     return MaterializeResult(metadata={"path": MetadataValue.path(running.mirror),
                                        "rows": delta.table(running.mirror).count(),
                                        "stream": str(running.stats),
@@ -133,7 +139,7 @@ def _insert(ids) -> tuple[str, tuple]:
 
 
 def _source_and_stream(testbed: TestbedEnvironment) -> tuple:
-    return testbed.recall("cdc/source"), testbed.recall("cdc/stream")
+    return testbed.recall(SOURCE_SLOT), testbed.recall(STREAM_SLOT)
 
 
 def _check(asset_key: AssetKey, name: str, description: str):
@@ -212,8 +218,8 @@ def resume_without_loss(testbed, server, running) -> Verdict:
     _execute(server, [("UPDATE products SET stock = stock + 1 WHERE id >= 4000", ())])
     restarted = cdc.CdcStream(running.creds, running.bronze, running.mirror, running.checkpoint)
     restarted.start()
-    testbed.environment.on_teardown(restarted.stop)
-    testbed.remember("cdc/stream", restarted)
+    testbed.environment.adopt("cdc stream (restarted)", "cdc", restarted.stop)
+    testbed.remember(STREAM_SLOT, restarted)
     source = _source_rows(server)
     want = {r["id"]: r for r in source}
     restarted.wait_for(lambda: {r["id"]: r for r in _mirror_rows(restarted)} == want, 30)

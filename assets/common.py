@@ -10,13 +10,16 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     MaterializeResult,
+    MetadataValue,
     asset,
     asset_check,
 )
 
-from assets.release_checks import nothing_left
-from assets.verdict import Verdict
+from resources.criteria.release_checks import nothing_left
 from resources.environment import TestbedEnvironment
+from resources.model.verdict import Verdict
+
+TEARDOWN_METADATA = "teardown"  # the typed report, as JSON (the CLI prints from it)
 
 
 def to_result(verdict: Verdict, testbed: TestbedEnvironment,
@@ -42,12 +45,14 @@ def guarded(testbed: TestbedEnvironment, gather: Callable[[], AssetCheckResult])
 
 
 def verdict_check(asset_key: AssetKey, name: str, description: str,
-                  inputs: Callable[[TestbedEnvironment], tuple]):
+                  inputs: Callable[[TestbedEnvironment], tuple],
+                  additional_deps: tuple[AssetKey, ...] = ()):
     """Decorator: a blocking ERROR asset check whose body, fn(testbed, *inputs(testbed)), returns a
     Verdict. inputs recalls what the run's asset made; a failure to gather marks the run failed."""
 
     def decorate(fn: Callable[..., Verdict]):
-        @asset_check(asset=asset_key, name=name, blocking=True, description=description)
+        @asset_check(asset=asset_key, name=name, blocking=True, description=description,
+                     additional_deps=list(additional_deps) or None)
         def check(testbed: TestbedEnvironment) -> AssetCheckResult:
             return guarded(testbed, lambda: to_result(fn(testbed, *inputs(testbed)), testbed))
 
@@ -73,11 +78,14 @@ def teardown_asset(key: AssetKey, deps: list[AssetKey], group: str):
             yield AssetCheckResult(passed=True, check_name="nothing_left",
                                    description="nothing was deployed", metadata={})
             return
-        context.log.info(f"teardown of {report.env_id}: stopped {report.stopped}")
+        context.log.info(f"teardown of {report.env_id} in {report.seconds}s:\n"
+                         + "\n".join(report.lines()))
         yield MaterializeResult(metadata={
             "environment": report.env_id,
             "stopped": ", ".join(report.stopped) or "nothing (already stopped)",
-            "kept_dir": report.kept_dir or "none"})
+            "kept_dir": report.kept_dir or "none",
+            "seconds": report.seconds,
+            TEARDOWN_METADATA: MetadataValue.json(report.model_dump(mode="json"))})
         yield to_result(nothing_left(report), testbed, check_name="nothing_left")
 
     return teardown

@@ -21,14 +21,18 @@ from dagster import (
 )
 from pydantic import Field
 
-from assets import delta_checks, delta_script
 from assets.common import guarded, to_result, verdict_check
-from assets.verdict import Verdict
+from assets.releases import release_key
 from resources import delta, delta_writer
-from resources.environment import TestbedEnvironment
+from resources.criteria import delta_checks
+from resources.environment import Slot, TestbedEnvironment
+from resources.model import delta_script
+from resources.model.catalog import Catalog, ReleaseSpec
+from resources.model.verdict import Verdict
 from resources.spark import connect_read_delta
 
 SEEDED = AssetKey(["delta", "seeded_table"])
+SEEDED_SLOT: Slot[tuple[delta_writer.SeededTable, delta_script.Expected]] = Slot("delta/seeded_table")
 
 
 class Engine(Enum):
@@ -43,31 +47,59 @@ class SeededTableConfig(Config):
     seed: int = Field(42, description="RNG seed: same rows and seed, same table")
 
 
-def _writer(testbed: TestbedEnvironment):
-    return testbed.release_where("has Delta and a master to spark-submit the writer to",
-                                 lambda s: s.delta_version and "master" in s.components)
+WRITER = ("has Delta and a master to spark-submit the writer to",
+          lambda s: bool(s.delta_version) and "master" in s.components)
+READER = ("has Delta and a Spark Connect server to read with",
+          lambda s: bool(s.delta_version) and "connect" in s.components)
 
 
-def _connect_reader(testbed: TestbedEnvironment):
-    return testbed.release_where("has Delta and a Spark Connect server to read with",
-                                 lambda s: s.delta_version and "connect" in s.components)
+def _first(catalog: Catalog, wanted) -> ReleaseSpec | None:
+    return next((spec for spec in catalog.releases if wanted[1](spec)), None)
 
 
-@asset(key=SEEDED, group_name="delta", kinds={"delta"},
-       description="A Delta table with a unique name per run (test_<8 hex>), Change Data Feed on, "
-                   "seeded deterministically and changed by a script: UPDATE, DELETE, MERGE "
-                   "(upsert), append.")
-def seeded_table(context: AssetExecutionContext, config: SeededTableConfig,
-                 testbed: TestbedEnvironment) -> MaterializeResult:
+def release_deps(catalog: Catalog) -> tuple[list[AssetKey], list[AssetKey]]:
+    """The release assets the spark engine writes with and reads back with: the graph shows
+    them upstream of the table (and `test_infrastructure` deploys them, side by side)."""
+    writer, reader = _first(catalog, WRITER), _first(catalog, READER)
+    return ([release_key(writer)] if writer else []), ([release_key(reader)] if reader else [])
+
+
+def seeded_table_asset(writer_deps: list[AssetKey]):
+    @asset(key=SEEDED, group_name="delta", kinds={"delta"}, deps=writer_deps,
+           description="A Delta table with a unique name per run (test_<8 hex>), Change Data Feed "
+                       "on, seeded deterministically and changed by a script: UPDATE, DELETE, "
+                       "MERGE (upsert), append. The spark engine writes with the release upstream.")
+    def seeded_table(context: AssetExecutionContext, config: SeededTableConfig,
+                     testbed: TestbedEnvironment) -> MaterializeResult:
+        return _seed(context, config, testbed)
+
+    return seeded_table
+
+
+def _seed(context: AssetExecutionContext, config: SeededTableConfig,
+          testbed: TestbedEnvironment) -> MaterializeResult:
     inputs = delta_script.batches(config.rows, config.seed)
-    writer = _writer(testbed) if config.engine == Engine.spark else None
+    env = testbed.environment
+    name = delta_writer.new_table_name()
+    path = env.platform.tables_root / name
+    env.record_table(str(path), owner="delta")  # before writing: a failed write is cleaned up too
+    writer = None
+    if config.engine == Engine.spark:
+        spec = testbed.release_where(*WRITER)
+
+        def submit(args: list[str]):
+            deployment = env.deploy(spec)  # deployed upstream; on its own when run alone
+            return env.platform.submit(env, deployment, "delta_writer", args, 600)
+
+        writer = delta_writer.SparkWriter(spec, submit)
     try:
-        seeded = delta_writer.seed(testbed.environment, config.engine.value, config.rows,
-                                   config.seed, delta_script.SCRIPT, inputs, writer_spec=writer)
+        seeded = delta_writer.seed(config.engine.value, config.rows, config.seed,
+                                   delta_script.SCRIPT, inputs, path, env.path / "delta" / name,
+                                   writer)
     except Exception:
         testbed.mark_failed()
         raise
-    testbed.remember("delta/seeded_table", (seeded, delta_script.expected(inputs)))
+    testbed.remember(SEEDED_SLOT, (seeded, delta_script.expected(inputs)))
     context.log.info(f"seeded {seeded.path} with {seeded.writer} in {seeded.seconds}s")
     return MaterializeResult(metadata={
         "path": MetadataValue.path(seeded.path),
@@ -87,7 +119,7 @@ def seeded_table(context: AssetExecutionContext, config: SeededTableConfig,
 
 
 def _seeded(testbed: TestbedEnvironment):
-    return testbed.recall("delta/seeded_table")
+    return testbed.recall(SEEDED_SLOT)
 
 
 def _spark_label(seeded: delta_writer.SeededTable) -> str:
@@ -145,33 +177,38 @@ def time_travel(testbed, seeded, expected) -> Verdict:
     return delta_checks.time_travel(expected, readings)
 
 
-@asset_check(asset=SEEDED, name="cross_version_readable", blocking=True,
-             description="The table written by one release (Spark 3.5 + Delta 3.3) is read "
-                         "identically by the other (Spark 4.1 + its own Delta, via Connect) and "
-                         "by delta-rs: can they share storage?")
-def cross_version_readable(testbed: TestbedEnvironment) -> AssetCheckResult:
-    seeded, expected = _seeded(testbed)
-    if seeded.engine != "spark":
-        return to_result(Verdict(False, "not evaluated: light mode (engine deltars) wrote with "
-                                        "delta-rs, no Spark release is in this run"),
-                         testbed, severity=AssetCheckSeverity.WARN)
+def cross_version_check(reader_deps: list[AssetKey]):
+    @asset_check(asset=SEEDED, name="cross_version_readable", blocking=True,
+                 additional_deps=reader_deps or None,
+                 description="The table written by one release (Spark 3.5 + Delta 3.3) is read "
+                             "identically by the other (Spark 4.1 + its own Delta, via Connect, "
+                             "the release upstream) and by delta-rs: can they share storage?")
+    def cross_version_readable(testbed: TestbedEnvironment) -> AssetCheckResult:
+        seeded, expected = _seeded(testbed)
+        if seeded.engine != "spark":
+            return to_result(Verdict(False, "not evaluated: light mode (engine deltars) wrote "
+                                            "with delta-rs, no Spark release is in this run"),
+                             testbed, severity=AssetCheckSeverity.WARN)
 
-    def gather() -> AssetCheckResult:
-        reader = _connect_reader(testbed)
-        deployment = testbed.deploy(reader)
-        readings: dict = {"delta-rs": delta.read(seeded.path)}
-        label = f"Spark {reader.version} + Delta {reader.delta_version} (Connect)"
-        try:
-            readings[label] = connect_read_delta(deployment.endpoints["connect"], seeded.path)
-        except Exception as exc:  # the check says why
-            readings[label] = f"{type(exc).__name__}: {str(exc)[:500]}"
-        return to_result(delta_checks.cross_version_readable(expected, readings), testbed)
+        def gather() -> AssetCheckResult:
+            reader = testbed.release_where(*READER)
+            deployment = testbed.deploy(reader)  # deployed upstream; on its own when run alone
+            readings: dict = {"delta-rs": delta.read(seeded.path)}
+            label = f"Spark {reader.version} + Delta {reader.delta_version} (Connect)"
+            try:
+                readings[label] = connect_read_delta(deployment.endpoints.connect, seeded.path)
+            except Exception as exc:  # the check says why
+                readings[label] = f"{type(exc).__name__}: {str(exc)[:500]}"
+            return to_result(delta_checks.cross_version_readable(expected, readings), testbed)
 
-    return guarded(testbed, gather)
+        return guarded(testbed, gather)
+
+    return cross_version_readable
 
 
-def build() -> tuple[list, list]:
-    assets = [seeded_table]
+def build(catalog: Catalog) -> tuple[list, list]:
+    writer_deps, reader_deps = release_deps(catalog)
+    assets = [seeded_table_asset(writer_deps)]
     checks = [row_count_and_schema, cdf_complete, schema_evolution, time_travel,
-              cross_version_readable]
+              cross_version_check(reader_deps)]
     return assets, checks

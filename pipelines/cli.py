@@ -10,10 +10,14 @@ import os
 import sys
 import textwrap
 
+from resources.model.ledger import TeardownReport
 from resources.settings import dagster_home, state_dir
 
 
 def _instance():
+    """The instance in DAGSTER_HOME (the one `make ui` shows). Use it as a context manager: its
+    SQLite connections are closed in this thread, not finalized later in whichever thread the
+    garbage collector happens to run."""
     from dagster import DagsterInstance
 
     home = dagster_home()
@@ -21,6 +25,39 @@ def _instance():
     (home / "dagster.yaml").touch()  # the defaults (sqlite under DAGSTER_HOME) are what we want
     os.environ["DAGSTER_HOME"] = str(home)
     return DagsterInstance.get()
+
+
+def asset_lines(materializations) -> list[str]:
+    """One line per asset the run materialized; releases say what was deployed and how fast."""
+    from assets.common import TEARDOWN_METADATA
+
+    lines = []
+    for mat in materializations:
+        meta = mat.metadata
+        if "startup_seconds" in meta:
+            what = f"deployed: Spark {meta['version'].value}, ready in {meta['startup_seconds'].value}s"
+        elif TEARDOWN_METADATA in meta:
+            continue  # reported below, item by item
+        else:
+            what = "materialized"
+        lines.append(f"  {mat.asset_key.to_user_string():28} {what}")
+    return lines
+
+
+def teardown_lines(materializations) -> list[str]:
+    """The typed teardown report of the run's teardown step, one timed line per item."""
+    from assets.common import TEARDOWN_METADATA
+
+    lines = []
+    for mat in materializations:
+        if TEARDOWN_METADATA in mat.metadata:
+            report = TeardownReport.model_validate(mat.metadata[TEARDOWN_METADATA].value)
+            lines.append(f"teardown of {report.env_id}: {len(report.entries)} items in "
+                         f"{report.seconds}s" + (f", kept {report.kept_dir}" if report.kept_dir
+                                                 else ""))
+            lines += [f"  {line}" for line in report.lines()]
+            lines += [f"  LEFT  {left}" for left in report.leftovers]
+    return lines
 
 
 def check_table(evaluations) -> tuple[str, int]:
@@ -59,6 +96,7 @@ def runnable_jobs() -> list[str]:
 
 def run(job_name: str, keep_on_failure: bool, seed_config: dict | None = None) -> int:
     from pipelines.definitions import defs
+    from pipelines.jobs import LIGHT_SELECTION
 
     names = runnable_jobs()
     if job_name not in names:
@@ -75,10 +113,20 @@ def run(job_name: str, keep_on_failure: bool, seed_config: dict | None = None) -
                   f"(test_infrastructure), not {job_name}", file=sys.stderr)
             return 2
         run_config["ops"] = {SEEDED_OP: {"config": seed_config}}
-    result = job.execute_in_process(instance=_instance(), raise_on_error=False,
-                                    run_config=run_config)
+    # Light mode needs no Spark release: leave the release assets out of the run.
+    light = (seed_config or {}).get("engine") == "deltars"
+    with _instance() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                        run_config=run_config,
+                                        asset_selection=LIGHT_SELECTION if light else None)
+    materialized = [e.step_materialization_data.materialization
+                    for e in result.get_asset_materialization_events()]
+    print("\n".join(["ASSETS", *asset_lines(materialized), ""]))
     table, failed = check_table(result.get_asset_check_evaluations())
     print(table)
+    teardown = teardown_lines(materialized)
+    if teardown:
+        print("\n" + "\n".join(teardown))
     failures = [e for e in result.all_events if e.is_step_failure]
     for event in failures:
         error = event.step_failure_data.error
@@ -89,7 +137,7 @@ def run(job_name: str, keep_on_failure: bool, seed_config: dict | None = None) -
 
 
 def sweep() -> int:
-    from resources.environment import housekeeping_platform
+    from resources.platforms.registry import housekeeping_platform
 
     removed = housekeeping_platform().sweep()
     for line in removed:

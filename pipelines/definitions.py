@@ -1,7 +1,5 @@
 """The Testbed code location: `dagster dev -w workspace.yaml` loads `defs` from here."""
 
-import os
-
 from dagster import Definitions, in_process_executor
 
 from assets import alerting, cdc, delta_tables, releases
@@ -16,21 +14,22 @@ from pipelines.jobs import (
 )
 from pipelines.schedules import nightly_coexistence
 from resources.environment import TestbedEnvironment
-from resources.platforms.base import Catalog, load_catalog
+from resources.model.catalog import Catalog, load_catalog
+from resources.settings import alertmanager_url, ui_url
 
 
 def build_definitions(catalog: Catalog, testbed: TestbedEnvironment | None = None,
                       alert_sink: AlertSink | None = None) -> Definitions:
     release_assets, release_checks = releases.build(catalog)
-    delta_assets, delta_checks = delta_tables.build()
+    delta_assets, delta_checks = delta_tables.build(catalog)
     cdc_assets, cdc_checks = cdc.build()
     alerting_assets, alerting_checks = alerting.build()
     coexistence = coexistence_job(catalog)
     return Definitions(
         assets=release_assets + delta_assets + cdc_assets + alerting_assets
-        + [test_infrastructure_teardown(), alerting_teardown()],
+        + [test_infrastructure_teardown(catalog), alerting_teardown()],
         asset_checks=release_checks + delta_checks + cdc_checks + alerting_checks,
-        jobs=[coexistence, test_infrastructure_job(), alerting_job(),
+        jobs=[coexistence, test_infrastructure_job(catalog), alerting_job(),
               sensors.environment_teardown, sensors.sweep],
         schedules=[nightly_coexistence(coexistence), sensors.reaper],
         sensors=sensors.sensors(),
@@ -39,9 +38,7 @@ def build_definitions(catalog: Catalog, testbed: TestbedEnvironment | None = Non
         executor=in_process_executor,
         # The platform (local | kubernetes): TESTBED_PLATFORM, else DEPLOY_TARGET, else local.
         resources={"testbed": testbed or TestbedEnvironment(),
-                   "alert_sink": alert_sink or AlertSink(
-                       url=os.environ.get("TESTBED_ALERTMANAGER_URL"),
-                       ui_url=os.environ.get("TESTBED_UI_URL", "http://127.0.0.1:3000"))},
+                   "alert_sink": alert_sink or AlertSink(url=alertmanager_url(), ui_url=ui_url())},
     )
 
 

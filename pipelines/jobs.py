@@ -4,26 +4,30 @@ from dagster import AssetKey, AssetSelection, define_asset_job, in_process_execu
 
 from assets import alerting, cdc
 from assets.common import teardown_asset
-from assets.delta_tables import SEEDED
+from assets.delta_tables import SEEDED, release_deps
 from assets.releases import TEARDOWN_KEY, release_key
-from resources.platforms.base import Catalog
+from resources.environment import SERVICES_TAG
+from resources.model.catalog import Catalog
 
 
-def environment_job(name: str, assets: list[AssetKey], teardown: AssetKey, description: str):
+def environment_job(name: str, selection: AssetSelection, teardown: AssetKey, description: str,
+                    services: tuple[str, ...] = ()):
     """A job that drives one environment: its assets, then its teardown step, all in one process
-    (checks recall what their asset made; one resource tears down once)."""
+    (checks recall what their asset made; one resource tears down once). `services` are the
+    service kinds its assets start: preflight refuses a platform that cannot run them."""
     return define_asset_job(
         name,
-        selection=AssetSelection.assets(*assets, teardown),
+        selection=selection | AssetSelection.assets(teardown),
         executor_def=in_process_executor,
         description=description,
-        tags={"testbed/kind": name},
+        tags={"testbed/kind": name, SERVICES_TAG: ",".join(services)},
     )
 
 
 def coexistence_job(catalog: Catalog):
     return environment_job(
-        "coexistence", [release_key(s) for s in catalog.releases], TEARDOWN_KEY,
+        "coexistence", AssetSelection.assets(*[release_key(s) for s in catalog.releases]),
+        TEARDOWN_KEY,
         "Seed 000: deploy every catalog release side by side, run a job on each, verify isolated "
         "metastores, History Servers and services, tear down.")
 
@@ -34,17 +38,31 @@ INFRA_ASSETS = [SEEDED, cdc.SOURCE, cdc.STREAM, cdc.MIRROR, *ALERTING_ASSETS]
 INFRA_TEARDOWN = AssetKey(["test_infrastructure", "teardown"])
 
 
-def test_infrastructure_teardown():
+def infra_releases(catalog: Catalog) -> list[AssetKey]:
+    """The releases the Delta table is written and read back with (engine spark)."""
+    writer, reader = release_deps(catalog)
+    return list(dict.fromkeys(writer + reader))
+
+
+def test_infrastructure_teardown(catalog: Catalog):
     """Waits on every blocking check of the job's assets (Delta, CDC and alerting)."""
-    return teardown_asset(INFRA_TEARDOWN, INFRA_ASSETS, group="test_infrastructure")
+    return teardown_asset(INFRA_TEARDOWN, INFRA_ASSETS + infra_releases(catalog),
+                          group="test_infrastructure")
 
 
-def test_infrastructure_job():
+def test_infrastructure_job(catalog: Catalog):
+    # The releases deploy (side by side) but their own acceptance checks belong to coexistence.
+    releases = AssetSelection.assets(*infra_releases(catalog)).without_checks()
     return environment_job(
-        "test_infrastructure", INFRA_ASSETS, INFRA_TEARDOWN,
+        "test_infrastructure", AssetSelection.assets(*INFRA_ASSETS) | releases, INFRA_TEARDOWN,
         "Seed 003: a Delta table seeded by real Spark + Delta (or delta-rs in light mode) and "
         "verified by an independent engine; a MariaDB CDC stream into Delta; AlertManager + "
-        "Prometheus with test receivers; tear down.")
+        "Prometheus with test receivers; tear down.",
+        services=cdc.SERVICES + alerting.SERVICES)
+
+
+# test_infrastructure without the Spark releases: what engine deltars needs (light mode, no JVM).
+LIGHT_SELECTION = [*INFRA_ASSETS, INFRA_TEARDOWN]
 
 
 def alerting_teardown():
@@ -53,7 +71,7 @@ def alerting_teardown():
 
 def alerting_job():
     return environment_job(
-        "alerting", ALERTING_ASSETS, ALERTING_TEARDOWN,
+        "alerting", AssetSelection.assets(*ALERTING_ASSETS), ALERTING_TEARDOWN,
         "Seed 003 story 2: an AlertManager config and Prometheus rules validated, loaded into a "
         "real AlertManager + Prometheus, and checked by delivered alerts (routing, silences, "
-        "SEC-001/002); tear down.")
+        "SEC-001/002); tear down.", services=alerting.SERVICES)

@@ -1,8 +1,8 @@
 """Schedules: the nightly coexistence run (stopped until someone turns it on)."""
 
-import os
-
 from dagster import DefaultScheduleStatus, ScheduleDefinition
+
+from resources.settings import schedule_timezone
 
 
 def nightly_coexistence(job) -> ScheduleDefinition:
@@ -10,7 +10,7 @@ def nightly_coexistence(job) -> ScheduleDefinition:
         name="nightly_coexistence",
         job=job,
         cron_schedule="0 2 * * *",
-        execution_timezone=os.environ.get("TESTBED_TIMEZONE", "UTC"),
+        execution_timezone=schedule_timezone(),
         default_status=DefaultScheduleStatus.STOPPED,
         description="Coexistence of every catalog release, every night at 02:00 "
                     "(TESTBED_TIMEZONE, default UTC).",

@@ -27,7 +27,7 @@ from dagster import (
 from pydantic import Field
 
 from pipelines.check_alerts import AlertSink, alerts_for, failed_checks, post_alerts
-from resources.environment import housekeeping_platform
+from resources.platforms.registry import housekeeping_platform
 
 TEARDOWN_JOB, SWEEP_JOB = "environment_teardown", "sweep"
 HOUSEKEEPING = {TEARDOWN_JOB, SWEEP_JOB}

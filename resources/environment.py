@@ -1,61 +1,42 @@
 """The Dagster resource that owns a run's test environment.
 
 Jobs use the in-process executor, so one instance serves every step of a run: releases deployed by
-one step are seen by the checks of the next, each release's job runs once (whichever check asks
-first), and `teardown_after_execution` tears down whatever is still up when the run ends, also after
-a failed check or an exception (teardown layer 2 of DESIGN.md).
+one step are seen by the checks of the next, each release's acceptance job runs once (whichever
+check asks first; all of them side by side), and `teardown_after_execution` tears down whatever is
+still up when the run ends, also after a failed check or an exception (teardown layer 2).
 """
 
 import threading
+from concurrent.futures import Future
+from typing import Generic, TypeVar
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
-from resources.platforms.base import (
-    Catalog,
-    ConfigError,
-    Deployment,
-    Environment,
-    Facts,
-    JobResult,
-    Platform,
-    ReleaseSpec,
-    TeardownReport,
-    load_catalog,
-)
+from resources.model.catalog import Catalog, ReleaseSpec, load_catalog
+from resources.model.errors import ConfigError
+from resources.model.facts import Deployment, Facts, JobResult
+from resources.model.ledger import TeardownReport
+from resources.platforms.base import Platform
+from resources.platforms.environment import Environment, run_acceptance_jobs
+from resources.platforms.registry import make_platform
 from resources.settings import platform_name, state_dir
 
-
-def make_platform(name: str, state: str, ready_timeout: float, grace: float) -> Platform:
-    if name == "local":
-        from resources.platforms.local import LocalPlatform
-
-        return LocalPlatform(state, grace_seconds=grace, ready_timeout=ready_timeout)
-    if name == "kubernetes":
-        from resources.platforms.kubernetes import KubernetesPlatform
-
-        return KubernetesPlatform.for_run(state, ready_timeout, grace)
-    raise ConfigError(f"platform {name!r} is not available here (known: local, kubernetes); "
-                      f"set TESTBED_PLATFORM=local or the resource's `platform` field")
+T = TypeVar("T")
+# Run tag a job carries: the service kinds its assets start (preflight refuses what the platform
+# cannot run before anything starts).
+SERVICES_TAG = "testbed/services"
 
 
-def housekeeping_platform(platform: str | None = None, state: str | None = None) -> Platform:
-    """The platform for teardown and sweeps: no preflight, so cleanup works even where a deploy
-    would not (a missing Spark install must not keep environments alive)."""
-    return make_platform(platform or platform_name(), state or str(state_dir()), 60, 10)
+class Slot(Generic[T]):
+    """A typed place for what an asset made and its checks read in the same run (the in-process
+    executor keeps one resource instance per run). Declared beside the asset that fills it."""
 
+    def __init__(self, name: str):
+        self.name = name
 
-def probe_table(spec: ReleaseSpec) -> str:
-    return f"testbed_probe_{spec.key}"
-
-
-def run_acceptance_job(env: Environment, spec: ReleaseSpec, timeout: float = 300.0) -> JobResult:
-    """The release's own end-to-end job: SparkPi via spark-submit to a master, or a Connect probe.
-    Both leave a probe table in the release's metastore and an application in its event log."""
-    deployment = env.deployments[spec.name]
-    if "master" in spec.components:
-        return env.platform.submit(env, deployment, "sparkpi", ["10", probe_table(spec)], timeout)
-    return env.platform.connect_job(env, deployment, probe_table(spec), timeout)
+    def __repr__(self) -> str:
+        return f"Slot({self.name})"
 
 
 class TestbedEnvironment(ConfigurableResource):
@@ -70,6 +51,8 @@ class TestbedEnvironment(ConfigurableResource):
     keep_on_failure: bool = Field(False, description="leave a failed environment's files for "
                                                      "debugging (the reaper removes them later)")
     ttl_hours: float = Field(4.0, description="after this the reaper may remove the environment")
+    parallel_deploy: bool = Field(True, description="deploy the run's releases side by side "
+                                                    "(false: one after the other)")
     ready_timeout_seconds: float = 60.0
     job_timeout_seconds: float = 300.0
     stop_grace_seconds: float = 10.0
@@ -79,25 +62,28 @@ class TestbedEnvironment(ConfigurableResource):
     _run_id: str = PrivateAttr("adhoc")
     _catalog: Catalog | None = PrivateAttr(None)
     _jobs: dict = PrivateAttr(default_factory=dict)
-    _artifacts: dict = PrivateAttr(default_factory=dict)
+    _slots: dict = PrivateAttr(default_factory=dict)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
+        services: tuple[str, ...] = ()
         if context.run is not None:
             self._run_id = context.run.run_id
+            tag = context.run.tags.get(SERVICES_TAG, "")
+            services = tuple(kind for kind in tag.split(",") if kind)
         self._catalog = load_catalog()
         self._platform = make_platform(self.platform or platform_name(),
                                        self.state_dir or str(state_dir()),
                                        self.ready_timeout_seconds, self.stop_grace_seconds)
         # Bad input fails here, before any step starts anything.
-        self._platform.preflight(list(self._catalog.releases))
+        self._platform.preflight(list(self._catalog.releases), services)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._env is not None and not self._env.torn_down:
             report = self._env.teardown()
             if context.log:
-                context.log.info(f"resource teardown of {report.env_id}: stopped "
-                                 f"{report.stopped}, leftovers {report.leftovers}")
+                context.log.info(f"resource teardown of {report.env_id} ({report.seconds}s): "
+                                 f"stopped {report.stopped}, leftovers {report.leftovers}")
 
     # --- used by assets and checks ---------------------------------------------------------------
 
@@ -119,31 +105,48 @@ class TestbedEnvironment(ConfigurableResource):
     def deploy(self, spec: ReleaseSpec) -> Deployment:
         return self.environment.deploy(spec)
 
+    def deploy_all(self, specs: list[ReleaseSpec]) -> dict[str, Deployment]:
+        return self.environment.deploy_all(specs, parallel=self.parallel_deploy)
+
     def deployed(self, release: str) -> bool:
         return self._env is not None and release in self._env.deployments
 
     def facts(self, release: str) -> Facts:
         return self.environment.facts(release)
 
+    def job_results(self, specs: list[ReleaseSpec]) -> dict[str, JobResult]:
+        """Each release's acceptance job runs once per run, whichever check asks first; the jobs
+        not run yet run side by side (unless parallel_deploy is off)."""
+        with self._lock:
+            mine = {spec.name: Future() for spec in specs if spec.name not in self._jobs}
+            self._jobs.update(mine)
+            waiting = {spec.name: self._jobs[spec.name] for spec in specs}
+        if mine:
+            todo = [spec for spec in specs if spec.name in mine]
+            try:
+                results = run_acceptance_jobs(self.environment, todo, self.job_timeout_seconds,
+                                              self.parallel_deploy)
+                for name, result in results.items():
+                    mine[name].set_result(result)
+            except BaseException as exc:
+                for future in mine.values():
+                    if not future.done():
+                        future.set_exception(exc)
+                raise
+        return {name: future.result() for name, future in waiting.items()}
+
     def job_result(self, spec: ReleaseSpec) -> JobResult:
-        """Each release's acceptance job runs once per run, whichever check asks first."""
-        with self._lock:
-            if spec.name in self._jobs:
-                return self._jobs[spec.name]
-        result = run_acceptance_job(self.environment, spec, self.job_timeout_seconds)
-        with self._lock:
-            self._jobs[spec.name] = result
-        return result
+        return self.job_results([spec])[spec.name]
 
-    def remember(self, key: str, value) -> None:
+    def remember(self, slot: Slot[T], value: T) -> None:
         """Keep what an asset made for the checks of the same run (in-process executor)."""
-        self._artifacts[key] = value
+        self._slots[slot.name] = value
 
-    def recall(self, key: str):
-        if key not in self._artifacts:
-            raise LookupError(f"{key} was not materialized in this run: checks read what this "
-                              f"run made; materialize it together with its checks")
-        return self._artifacts[key]
+    def recall(self, slot: Slot[T]) -> T:
+        if slot.name not in self._slots:
+            raise LookupError(f"{slot.name} was not materialized in this run: checks read what "
+                              f"this run made; materialize it together with its checks")
+        return self._slots[slot.name]
 
     def release_where(self, what: str, predicate) -> ReleaseSpec:
         """The first catalog release that satisfies predicate (e.g. has Delta and a master)."""
