@@ -17,7 +17,7 @@ from pathlib import Path
 
 from assets.cdc import _execute, _insert
 from resources import cdc
-from resources.mariadb import MariaDBServer
+from resources.services.mariadb import MariaDBServer
 
 
 def wait(stream, target: int, timeout: float = 600) -> float:

@@ -8,28 +8,39 @@ from pathlib import Path
 import psutil
 import pytest
 
-from resources.platforms.base import Catalog, Environment, load_catalog
+from resources.model.catalog import Catalog, load_catalog
+from resources.platforms.environment import Environment
+from resources.processes import listening_ports, marked
 from resources.settings import spark_home
 
 
-def _listening() -> set[tuple[str, int]]:
-    return {(c.laddr.ip, c.laddr.port) for c in psutil.net_connections(kind="inet")
-            if c.status == psutil.CONN_LISTEN}
-
-
 class LeakWatch:
-    """What this test process started and left: child processes, listening ports, env dirs."""
+    """What the run under test started and left, judged on that run alone (the machine is shared:
+    other programs may start and stop servers meanwhile):
+    - processes: new descendants of this test process, and every process labelled with an env
+      dir under this test's state dir (the ledger's label, also on processes that left our tree);
+    - ports: what those processes, or this process itself (in-process servers), listen on now
+      that this process did not listen on before;
+    - env dirs left under the state dir."""
 
     def __init__(self, state_dir: Path):
         self.state_dir = state_dir
-        self.ports = _listening()
-        self.children = {p.pid for p in psutil.Process().children(recursive=True)}
+        self.me = psutil.Process()
+        self.children = {p.pid for p in self.me.children(recursive=True)}
+        self.own_ports = set(listening_ports({self.me.pid}))
+
+    def processes(self) -> list[psutil.Process]:
+        found = {p.pid: p for p in self.me.children(recursive=True)
+                 if p.pid not in self.children and _alive(p)}
+        found.update({p.pid: p for p in marked(str(self.state_dir), under=True)})
+        return list(found.values())
 
     def leaks(self) -> list[str]:
-        found = [f"process {p.pid} {' '.join(p.cmdline()[:3])}"
-                 for p in psutil.Process().children(recursive=True)
-                 if p.pid not in self.children and _alive(p)]
-        found += [f"listening {ip}:{port}" for ip, port in _listening() - self.ports]
+        processes = self.processes()
+        found = [f"process {p.pid} {_command(p)}" for p in processes]
+        held = listening_ports({p.pid for p in processes} | {self.me.pid})
+        found += [f"listening 127.0.0.1:{port} (pid {pid})" for port, pid in sorted(held.items())
+                  if not (pid == self.me.pid and port in self.own_ports)]
         envs = self.state_dir / "envs"
         found += [f"env dir {d}" for d in envs.glob("env-*")] if envs.exists() else []
         return found
@@ -40,6 +51,13 @@ def _alive(process: psutil.Process) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def _command(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline()[:3])
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return "(gone)"
 
 
 @pytest.fixture(scope="session")
@@ -90,17 +108,16 @@ def coexisting(state_root, catalog, releases_installed):
 
     Yields (environment, {release: JobResult}). Tests that sabotage build their own environment.
     """
-    from resources.environment import make_platform
-    from resources.environment import run_acceptance_job
+    from resources.platforms.environment import run_acceptance_jobs
+    from resources.platforms.registry import make_platform
 
     shared = state_root / "shared-session"
     shared.mkdir()
     platform = make_platform("local", str(shared), 60, 10)
     env = Environment.create(platform, run_id="pytest-session")
     try:
-        for spec in catalog.releases:
-            env.deploy(spec)
-        jobs = {spec.name: run_acceptance_job(env, spec) for spec in catalog.releases}
+        env.deploy_all(list(catalog.releases))
+        jobs = run_acceptance_jobs(env, list(catalog.releases))
         yield env, jobs
     finally:
         report = env.teardown()

@@ -12,7 +12,7 @@ from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
 
 from pipelines import cli
 from pipelines.definitions import build_definitions
-from resources.platforms.base import Catalog
+from resources.model.catalog import Catalog
 from tests.conftest import LeakWatch
 
 pytestmark = [pytest.mark.spark, pytest.mark.e2e]
@@ -73,7 +73,7 @@ def test_failing_check_fails_the_run_and_teardown_still_happens(state_dir, catal
 
 def test_keep_on_failure_keeps_files_only_and_the_reaper_removes_them(state_dir, catalog,
                                                                       releases_installed):
-    from resources.environment import make_platform
+    from resources.platforms.registry import make_platform
 
     watch = LeakWatch(state_dir)
     result = run_job(build_definitions(sabotaged_catalog(

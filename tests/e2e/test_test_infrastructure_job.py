@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
-from assets import delta_script
 from pipelines import cli
 from pipelines.definitions import defs
+from pipelines.jobs import LIGHT_SELECTION
+from resources.model import delta_script
 from tests.conftest import LeakWatch
 
 TESTBED = str(Path(sys.executable).parent / "testbed")
@@ -72,7 +73,7 @@ def test_two_runs_at_once_use_their_own_tables(state_dir, tmp_path):
 
 
 def test_keep_on_failure_keeps_the_table_until_the_reaper_takes_it(state_dir, monkeypatch):
-    from resources.environment import make_platform
+    from resources.platforms.registry import make_platform
 
     # Hold the table to another seed's expectations: every data check must fail.
     real_expected = delta_script.expected
@@ -80,6 +81,7 @@ def test_keep_on_failure_keeps_the_table_until_the_reaper_takes_it(state_dir, mo
                         lambda inputs: real_expected(delta_script.batches(100, 99)))
     result = defs.resolve_job_def("test_infrastructure").execute_in_process(
         instance=DagsterInstance.ephemeral(), raise_on_error=False,
+        asset_selection=LIGHT_SELECTION,  # light mode: no Spark release (as testbed run does)
         run_config={"resources": {"testbed": {"config": {"state_dir": str(state_dir),
                                                          "keep_on_failure": True}}},
                     "ops": {"delta__seeded_table": {"config": {"engine": "deltars"}}}})

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from assets import alerting as alerting_assets
-from assets import alerting_checks
 from resources import alerting
 from resources.alerting import EXPECTED_ROUTES, AlertingStack
+from resources.criteria import alerting_checks
 from tests.conftest import LeakWatch
 
 

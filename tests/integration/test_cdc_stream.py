@@ -6,10 +6,10 @@ import re
 import mysql.connector
 import pytest
 
-from assets import cdc_checks
 from assets.cdc import _captured, _execute, _insert, _mirror_rows, _source_rows
 from resources import cdc
-from resources.mariadb import Credentials, MariaDBServer
+from resources.criteria import cdc_checks
+from resources.services.mariadb import Credentials, MariaDBServer
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_a_source_without_full_row_binlog_is_refused(source, variable, value, sa
 
 
 def test_missing_server_binaries_name_the_packages(monkeypatch):
-    from resources import mariadb
+    from resources.services import mariadb
 
     monkeypatch.setattr(mariadb.shutil, "which", lambda *_a, **_k: None)
     with pytest.raises(mariadb.ConfigError, match="apt-get install --no-install-recommends mariadb-server-core"):

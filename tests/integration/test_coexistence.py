@@ -5,9 +5,9 @@ fail. Needs Java 17, PostgreSQL and the two Spark releases (make setup installs 
 import httpx
 import pytest
 
-from assets import release_checks as checks
-from resources.environment import make_platform, probe_table, run_acceptance_job
-from resources.platforms.base import Environment
+from resources.criteria import release_checks as checks
+from resources.platforms.environment import Environment, probe_table, run_acceptance_jobs
+from resources.platforms.registry import make_platform
 from tests.conftest import LeakWatch
 
 pytestmark = pytest.mark.spark
@@ -22,7 +22,7 @@ def test_every_component_of_both_releases_is_ready(coexisting, catalog):
     for spec in catalog.releases:
         verdict = checks.release_ready(env.facts(spec.name))
         assert verdict.passed, verdict.message
-    master_ui = env.deployments["spark-3.5"].endpoints["master_ui"]
+    master_ui = env.deployments["spark-3.5"].endpoints.master_ui
     assert httpx.get(f"{master_ui}/json/").json()["aliveworkers"] == 1
 
 
@@ -54,10 +54,8 @@ def sabotaged_run(state_dir, catalog, **override_41):
     env = Environment.create(make_platform("local", str(state_dir), 60, 10), run_id="sabotage")
     specs = [catalog.get("spark-3.5"), catalog.get("spark-4.1").model_copy(update=override_41)]
     try:
-        for spec in specs:  # one after the other: a shared schema must be created once
-            env.deploy(spec)
-        for spec in specs:
-            result = run_acceptance_job(env, spec)
+        env.deploy_all(specs)  # side by side: metastores sharing a database take turns
+        for result in run_acceptance_jobs(env, specs).values():
             assert result.returncode == 0, result.error
         return [env.facts(spec.name) for spec in specs]
     finally:

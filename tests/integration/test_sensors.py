@@ -24,13 +24,14 @@ from dagster import (
     materialize,
 )
 
+from assets.alerting import alerting_stack
 from pipelines import sensors
 from pipelines.check_alerts import AlertSink, failed_checks
 from pipelines.definitions import defs
 from resources import alerting
 from resources.alerting import AlertingStack
-from resources.environment import housekeeping_platform
-from resources.platforms.base import Environment
+from resources.platforms.environment import Environment
+from resources.platforms.registry import housekeeping_platform
 from tests.conftest import LeakWatch
 
 
@@ -199,12 +200,10 @@ def _orphan(state_dir, run_id: str, failed: bool = False, keep: bool = False) ->
     """An environment whose run ended without tearing down: a live AlertManager and its dir."""
     platform = housekeeping_platform("local", str(state_dir))
     env = Environment.create(platform, run_id, keep_on_failure=keep)
-    stack = platform.alerting_stack(env)
+    stack = alerting_stack(env)
     stack.write_alertmanager_config(yaml.safe_dump(
         alerting.render_alertmanager_config(stack.webhook.url)))
-    process = stack.start_alertmanager()
-    env.record({"release": "alerting", "name": "alertmanager", "pid": process.pid,
-                "create_time": process.create_time})
+    stack.start_alertmanager(env.start)
     stack.webhook.close()  # the in-process part of a run dies with its process
     if failed:
         env.mark_failed()
@@ -215,7 +214,7 @@ def test_the_teardown_job_removes_what_a_finished_run_left(instance, state_dir):
     watch = LeakWatch(state_dir)
     env = _orphan(state_dir, "run-that-died")
     other = _orphan(state_dir, "run-still-going")
-    pid = env.state.handles[0]["pid"]
+    pid = next(h.pid for h in env.state.handles if h.kind == "process")
     config = {"ops": {"reap_run": {"config": {"run_id": "run-that-died"}}}}
     job = defs.resolve_job_def("environment_teardown")
     assert job.execute_in_process(instance=instance, run_config=config).success

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from resources.k8s import charts
-from resources.platforms.base import load_catalog
+from resources.model.catalog import load_catalog
 
 VALUES = Path(__file__).parent / "values"
 NAMESPACE = "testbed-env-0123456789"

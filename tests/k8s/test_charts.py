@@ -11,7 +11,7 @@ import yaml
 from resources import hive
 from resources.k8s import charts
 from resources.k8s import facts as k8s
-from resources.platforms.base import ConfigError
+from resources.model.errors import ConfigError
 from resources.settings import spark_home
 from tests.k8s.conftest import NAMESPACE, render_release
 

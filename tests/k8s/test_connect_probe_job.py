@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assets import release_checks
+from resources.criteria import release_checks
+from resources.criteria.release_checks import CONNECT_EXPECTED
 from resources.jobs import connect_probe as entry
 from resources.k8s import charts
 from resources.k8s.facts import COMPONENT, INSTANCE
@@ -22,9 +23,10 @@ from resources.k8s.jobs import (
     pod_problems,
     read_result,
 )
-from resources.platforms.base import ConfigError, Deployment, JobResult, load_catalog
+from resources.model.catalog import load_catalog
+from resources.model.errors import ConfigError
+from resources.model.facts import Deployment, Endpoints, JobResult
 from resources.platforms.local import LocalPlatform
-from resources.spark import CONNECT_EXPECTED
 
 REPO = Path(__file__).resolve().parents[2]
 URL = "sc://spark-41-connect.testbed-env-0123456789.svc.cluster.local:15002"
@@ -142,7 +144,11 @@ def test_the_local_platform_keeps_probing_from_the_orchestrator(tmp_path):
     spec = load_catalog().get("spark-4.1")
     deployment = Deployment(spec=spec, env_id="env-1", root=str(tmp_path), startup_seconds=0,
                             component_seconds={},
-                            endpoints={"connect": "sc://localhost:15002/;badparam"})
+                            endpoints=Endpoints(metastore="thrift://localhost:9083",
+                                                metastore_db="metastore_spark41",
+                                                history_ui="http://localhost:18080",
+                                                event_log_dir=str(tmp_path),
+                                                connect="sc://localhost:15002/;badparam"))
     result = LocalPlatform(tmp_path).connect_job(None, deployment, "testbed_probe_x", 5)
     assert (result.release, result.job, result.returncode) == ("spark-4.1", "connect_probe", 1)
     assert "INVALID_CONNECT_URL" in result.error

@@ -11,15 +11,18 @@ import kmock
 import pytest
 from kubernetes import client
 
-from assets import release_checks
-from resources.environment import make_platform, probe_table, run_acceptance_job
+from resources.criteria import release_checks
+from resources.criteria.release_checks import CONNECT_EXPECTED
 from resources.k8s import charts
 from resources.k8s import facts as k8s
 from resources.k8s.cluster import namespace_for
 from resources.k8s.jobs import CLIENT_IMAGE, CLIENT_IMAGE_ENV, JOBS_DIR
-from resources.platforms.base import ConfigError, Environment, JobResult, load_catalog
+from resources.model.catalog import load_catalog
+from resources.model.errors import ConfigError
+from resources.model.facts import JobResult
+from resources.platforms.environment import Environment, probe_table, run_acceptance_job
 from resources.platforms.kubernetes import KubernetesPlatform, KubernetesSettings
-from resources.spark import CONNECT_EXPECTED
+from resources.platforms.registry import make_platform
 from tests.k8s.emulator import apply, emulated_api, mark_ready
 
 S3 = {"s3_endpoint": "http://minio.minio.svc:9000", "s3_access_key": "testbed",
@@ -111,10 +114,10 @@ def test_deploy_waits_for_readiness_then_facts_pass_the_checks(platform, api):
     ns = platform.cluster.plain(platform.cluster.core.read_namespace(namespace))
     assert ns["metadata"]["labels"]["testbed.io/owner"] == "testbed"
     assert ns["metadata"]["labels"]["testbed.io/env"] == env.state.env_id
-    assert {h.get("release") for h in env.state.handles} >= {"spark-35", "spark-41"}
+    assert {h.release for h in env.state.handles if h.kind == "helm_release"} >= {"spark-35", "spark-41"}
 
     d35 = deployments["spark-3.5"]
-    assert d35.endpoints["master"] == "spark://spark-35-master:7077"
+    assert d35.endpoints.master == "spark://spark-35-master:7077"
     assert set(d35.component_seconds) == {"spark-35-postgresql", "spark-35-metastore",
                                           "spark-35-history", "spark-35-master", "spark-35-worker"}
     facts = [platform.facts(env, d) for d in deployments.values()]
@@ -177,7 +180,7 @@ def test_history_applications_come_through_the_service_proxy(platform, api):
     emulator, _ = api
     env = Environment.create(platform, "run-1")
     deployment = deploy_all(platform, env)["spark-3.5"]
-    namespace = deployment.endpoints["namespace"]
+    namespace = deployment.endpoints.namespace
     serve_history(emulator, namespace, "spark-35", [
         {"id": "app-1", "name": "testbed-sparkpi", "attempts": [{"appSparkVersion": "3.5.7"}]}])
     apps = platform.history_apps(namespace, "spark-35-history")
@@ -189,7 +192,7 @@ def test_history_applications_come_through_the_service_proxy(platform, api):
 def test_sparkpi_runs_as_a_job_built_from_the_worker_pod(platform, outcome, returncode):
     env = Environment.create(platform, "run-1")
     deployment = deploy_all(platform, env)["spark-3.5"]
-    namespace = deployment.endpoints["namespace"]
+    namespace = deployment.endpoints.namespace
     batch = platform.cluster.batch
 
     def job_controller():
@@ -288,7 +291,7 @@ def test_connect_probe_runs_in_the_cluster_as_a_job(platform, api, monkeypatch):
     monkeypatch.delenv(CLIENT_IMAGE_ENV, raising=False)
     env = Environment.create(platform, "run-1")
     deployment = deploy_one(platform, env, "spark-4.1")
-    spec, namespace = deployment.spec, deployment.endpoints["namespace"]
+    spec, namespace = deployment.spec, deployment.endpoints.namespace
     thread, seen = play_job(platform, api[0], namespace, "succeeded",
                             CONNECT_PASSED.model_dump_json() + "\n", COMPLETED)
     result = run_acceptance_job(env, spec, timeout=10)
@@ -308,8 +311,8 @@ def test_connect_probe_runs_in_the_cluster_as_a_job(platform, api, monkeypatch):
     (container,) = job["spec"]["template"]["spec"]["containers"]
     assert container["image"] == CLIENT_IMAGE
     assert container["command"] == ["python", "-m", "resources.jobs.connect_probe"]
-    assert container["args"] == ["spark-4.1", deployment.endpoints["connect"], probe_table(spec)]
-    assert deployment.endpoints["connect"] == \
+    assert container["args"] == ["spark-4.1", deployment.endpoints.connect, probe_table(spec)]
+    assert deployment.endpoints.connect == \
         f"sc://spark-41-connect.{namespace}.svc.cluster.local:15002"
     env.teardown()
 
@@ -360,7 +363,7 @@ def test_connect_probe_job_failures_reach_the_check_saying_why(platform, api, mo
         monkeypatch.delenv(CLIENT_IMAGE_ENV, raising=False)
     env = Environment.create(platform, "run-1")
     deployment = deploy_one(platform, env, "spark-4.1")
-    namespace = deployment.endpoints["namespace"]
+    namespace = deployment.endpoints.namespace
     thread, seen = play_job(platform, api[0], namespace, outcome, log, state, conditions)
     result = platform.connect_job(env, deployment, "testbed_probe_spark_4_1",
                                   timeout=1 if outcome is None else 10)

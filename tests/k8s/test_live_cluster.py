@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-from assets import release_checks
-from resources.environment import probe_table, run_acceptance_job
+from resources.criteria import release_checks
 from resources.k8s.cluster import kubeconfig_path
-from resources.platforms.base import Environment, load_catalog
+from resources.model.catalog import load_catalog
+from resources.platforms.environment import Environment, probe_table, run_acceptance_job
 from resources.platforms.kubernetes import KubernetesPlatform
 
 pytestmark = [

@@ -2,8 +2,8 @@
 
 import copy
 
-from assets import alerting_checks
 from resources.alerting import EXPECTED_ROUTES, ToolResult, render_alertmanager_config
+from resources.criteria import alerting_checks
 
 GOOD = render_alertmanager_config("http://127.0.0.1:5001")
 

@@ -6,7 +6,9 @@ import socket
 import pytest
 import yaml
 
-from resources.platforms.base import Catalog, ConfigError, Environment, ReleaseSpec, load_catalog
+from resources.model.catalog import Catalog, ReleaseSpec, load_catalog
+from resources.model.errors import ConfigError
+from resources.platforms.environment import Environment
 from resources.platforms.local import LocalPlatform
 
 
@@ -54,7 +56,7 @@ def test_missing_spark_install_says_make_setup(state_dir):
 
 
 def test_missing_delta_jars_say_make_setup(state_dir, releases_installed, monkeypatch, tmp_path):
-    monkeypatch.setattr("resources.platforms.local.release_jars", lambda name: tmp_path / name)
+    monkeypatch.setattr("resources.services.spark.release_jars", lambda name: tmp_path / name)
     with pytest.raises(ConfigError, match=r"Delta 3.3.2 jars for release spark-3.5 are not in .*run `make setup`"):
         LocalPlatform(state_dir).preflight([spec()])
 
@@ -99,20 +101,20 @@ def test_deploy_of_bad_spec_starts_nothing(state_dir):
     env = Environment.create(platform, run_id="bad-input")
     with pytest.raises(ConfigError):
         env.deploy(spec(version="3.5.99"))
-    assert "postgres" not in env.runtime and env.state.handles == []
+    assert "postgres" not in env.services and env.state.handles == []
     assert env.teardown().leftovers == []
     assert not env.path.exists()
 
 
 def test_unknown_platform():
-    from resources.environment import make_platform
+    from resources.platforms.registry import make_platform
 
     with pytest.raises(ConfigError, match=r"platform 'nomad' is not available.*TESTBED_PLATFORM=local"):
         make_platform("nomad", "/tmp", 60, 10)
 
 
 def test_deploy_target_chooses_the_platform_when_testbed_platform_is_unset(monkeypatch, tmp_path):
-    from resources.environment import housekeeping_platform
+    from resources.platforms.registry import housekeeping_platform
 
     monkeypatch.delenv("TESTBED_PLATFORM", raising=False)
     monkeypatch.setenv("DEPLOY_TARGET", "nomad")
@@ -130,8 +132,38 @@ def test_catalog_model_is_frozen():
 
 
 def test_missing_postgresql_names_the_package(tmp_path):
-    from resources.postgres import find_postgres_bin
+    from resources.services.postgres import find_postgres_bin
 
     with pytest.raises(ConfigError, match=r"PostgreSQL server binaries .* are missing: apt-get install postgresql"):
         find_postgres_bin(tmp_path)
     assert find_postgres_bin().joinpath("initdb").exists()
+
+
+def test_a_platform_refuses_a_service_it_cannot_run_before_anything_starts(state_dir):
+    """The test_infrastructure job on kubernetes: its CDC source and alerting stack are services
+    that platform cannot run, and the run says so before it starts anything."""
+    from dagster import DagsterInstance
+
+    from pipelines.definitions import defs
+
+    result = defs.resolve_job_def("test_infrastructure").execute_in_process(
+        instance=DagsterInstance.ephemeral(), raise_on_error=False,
+        run_config={"resources": {"testbed": {"config": {"platform": "kubernetes",
+                                                         "state_dir": str(state_dir)}}}})
+    assert not result.success
+    error = str(result.all_events[-1].event_specific_data.error)
+    assert "the kubernetes platform cannot run service 'mariadb' (the CDC source); use platform " \
+           "local" in error
+    assert not list((state_dir / "envs").glob("env-*"))
+
+
+def test_an_environment_refuses_a_service_its_platform_cannot_run(state_dir):
+    from resources.platforms.kubernetes import KubernetesPlatform, KubernetesSettings
+    from resources.services.alertmanager import AlertManager
+
+    platform = KubernetesPlatform(state_dir, settings=KubernetesSettings(
+        s3_endpoint="http://s3:9000", s3_access_key="a", s3_secret_key="b"))
+    env = Environment.create(platform, run_id="refused")
+    with pytest.raises(ConfigError, match=r"kubernetes platform cannot run service 'alertmanager'"):
+        env.start(AlertManager(env.path / "alerting"))
+    assert env.state.handles == [] and env.teardown().leftovers == []

@@ -3,7 +3,7 @@
 from datetime import datetime
 from decimal import Decimal
 
-from assets import cdc_checks
+from resources.criteria import cdc_checks
 
 ROWS = [{"id": i, "name": f"p{i}", "price": Decimal("1.50") + i, "stock": i,
          "updated_at": datetime(2026, 1, 1, 0, 0, i)} for i in range(5)]

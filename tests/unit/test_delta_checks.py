@@ -5,9 +5,10 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from assets import delta_checks, delta_script
 from resources import delta
+from resources.criteria import delta_checks
 from resources.delta_writer import evolve_with_deltars
+from resources.model import delta_script
 
 
 @pytest.fixture

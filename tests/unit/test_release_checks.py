@@ -2,8 +2,9 @@
 
 import pytest
 
-from assets import release_checks as checks
-from resources.platforms.base import ComponentFacts, Facts, HistoryApp, JobResult, TeardownReport
+from resources.criteria import release_checks as checks
+from resources.model.facts import ComponentFacts, Facts, HistoryApp, JobResult
+from resources.model.ledger import TeardownEntry, TeardownReport
 
 
 def component(release, kind, ports, root="/envs/e1", ready=True):
@@ -153,9 +154,14 @@ def test_connect_job_checks_every_answer():
     assert not failed.passed and "UNAVAILABLE: connection refused" in failed.message
 
 
+def stopped(what: str) -> TeardownEntry:
+    return TeardownEntry(what=what, kind="process", result="stopped", seconds=0.1)
+
+
 def test_nothing_left_fails_on_leftovers():
-    clean = TeardownReport(env_id="env-1", stopped=["a", "b"], leftovers=[])
+    clean = TeardownReport(env_id="env-1", entries=[stopped("a"), stopped("b")], leftovers=[])
     assert checks.nothing_left(clean).passed
-    dirty = TeardownReport(env_id="env-1", stopped=["a"], leftovers=["port 7077 (spark-3.5 master.rpc)"])
+    dirty = TeardownReport(env_id="env-1", entries=[stopped("a")],
+                           leftovers=["port 7077 (spark-3.5 master.rpc)"])
     verdict = checks.nothing_left(dirty)
     assert not verdict.passed and "still there after teardown: port 7077" in verdict.message

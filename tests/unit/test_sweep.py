@@ -7,7 +7,8 @@ import time
 
 import psutil
 
-from resources.platforms.base import EnvironmentState
+from resources.model.ledger import ProcessHandle, TableHandle
+from resources.model.state import EnvironmentState
 from resources.platforms.local import LocalPlatform
 
 
@@ -47,8 +48,8 @@ def test_sweep_stops_the_processes_an_orphaned_environment_left(state_dir):
     server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"],
                               start_new_session=True)
     try:
-        handle = {"release": "spark-3.5", "name": "spark-3.5-master", "pid": server.pid,
-                  "create_time": psutil.Process(server.pid).create_time()}
+        handle = ProcessHandle(owner="spark-3.5", name="spark-3.5-master", pid=server.pid,
+                               create_time=psutil.Process(server.pid).create_time())
         orphan = make_state(platform, "orphan", owner_pid=dead_pid(), handles=[handle])
         platform.sweep()
         assert server.wait(timeout=15) is not None
@@ -65,7 +66,7 @@ def test_sweep_removes_unclaimed_old_tables_and_keeps_claimed_or_young(state_dir
     for table in (old, young, claimed):
         (table / "_delta_log").mkdir(parents=True)
     live = make_state(platform, "live")
-    live.tables = [str(claimed)]
+    live.handles.append(TableHandle(name=claimed.name, path=str(claimed)))
     live.save()
     two_days_ago = time.time() - 48 * 3600
     for table in (old, claimed):
@@ -80,7 +81,7 @@ def test_sweep_removes_the_tables_of_an_orphaned_environment(state_dir):
     table = platform.tables_root / "test_abcdef12"
     (table / "_delta_log").mkdir(parents=True)
     orphan = make_state(platform, "orphan", owner_pid=dead_pid())
-    orphan.tables = [str(table)]
+    orphan.handles.append(TableHandle(name=table.name, path=str(table)))
     orphan.save()
     platform.sweep()
     assert not table.exists() and not orphan.path.exists()
