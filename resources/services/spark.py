@@ -199,7 +199,7 @@ class SparkComponent(Service):
         return {role.split(".")[1]: port for role, port in self.release.ports.items()
                 if role.startswith(f"{self.component}.")}
 
-    def port(self, role: str) -> int:
+    def port_of(self, role: str) -> int:
         return self.release.ports[f"{self.component}.{role}"]
 
     @property
@@ -252,11 +252,11 @@ class Metastore(SparkComponent):
                 f"-Djava.io.tmpdir={tmp}",
                 f"-Dlog4j2.configurationFile={self.conf_dir / 'hive-log4j2.properties'}",
                 "-cp", f"{self.conf_dir}:{self.release.home / 'jars'}/*:{JDBC_JAR}",
-                "org.apache.hadoop.hive.metastore.HiveMetaStore", "-p", str(self.port("thrift"))]
+                "org.apache.hadoop.hive.metastore.HiveMetaStore", "-p", str(self.port_of("thrift"))]
 
     def probe(self) -> Probe:
         return all_of(LogContains(self.root / "logs" / "metastore.log", hive.READY_LINE),
-                      TcpOpen(HOST, self.port("thrift")))
+                      TcpOpen(HOST, self.port_of("thrift")))
 
 
 class HistoryServer(SparkComponent):
@@ -265,7 +265,7 @@ class HistoryServer(SparkComponent):
 
     def conf(self) -> dict[str, object]:
         return {"spark.history.fs.logDirectory": f"file:{self.release.events}",
-                "spark.history.ui.port": self.port("ui"),
+                "spark.history.ui.port": self.port_of("ui"),
                 "spark.history.fs.update.interval": "1s",
                 "spark.ui.host": HOST}
 
@@ -273,7 +273,7 @@ class HistoryServer(SparkComponent):
         return [self.spark_class, "org.apache.spark.deploy.history.HistoryServer", *self.properties]
 
     def probe(self) -> Probe:
-        return HttpJson(f"http://{HOST}:{self.port('ui')}/api/v1/version",
+        return HttpJson(f"http://{HOST}:{self.port_of('ui')}/api/v1/version",
                         lambda doc: "spark" in doc, "reports a Spark version")
 
 
@@ -283,11 +283,11 @@ class Master(SparkComponent):
 
     def argv(self) -> list[str]:
         return [self.spark_class, "org.apache.spark.deploy.master.Master", "--host", HOST,
-                "--port", str(self.port("rpc")), "--webui-port", str(self.port("ui")),
+                "--port", str(self.port_of("rpc")), "--webui-port", str(self.port_of("ui")),
                 *self.properties]
 
     def probe(self) -> Probe:
-        return HttpJson(f"http://{HOST}:{self.port('ui')}/json/",
+        return HttpJson(f"http://{HOST}:{self.port_of('ui')}/json/",
                         lambda doc: doc.get("status") == "ALIVE", "reports status ALIVE")
 
 
@@ -297,14 +297,14 @@ class Worker(SparkComponent):
 
     def argv(self) -> list[str]:
         return [self.spark_class, "org.apache.spark.deploy.worker.Worker", "--host", HOST,
-                "--port", str(self.port("rpc")), "--webui-port", str(self.port("ui")),
+                "--port", str(self.port_of("rpc")), "--webui-port", str(self.port_of("ui")),
                 "--cores", str(os.cpu_count() or 2), "--memory", self.spec.worker_memory,
                 "--work-dir", str(self.data_dir), *self.properties,
                 f"spark://{HOST}:{self.release.ports['master.rpc']}"]
 
     def probe(self) -> Probe:
         master_ui = f"http://{HOST}:{self.release.ports['master.ui']}"
-        return all_of(TcpOpen(HOST, self.port("ui")),
+        return all_of(TcpOpen(HOST, self.port_of("ui")),
                       HttpJson(f"{master_ui}/json/", lambda doc: doc.get("aliveworkers", 0) >= 1,
                                "lists an alive worker"))
 
@@ -318,8 +318,8 @@ class ConnectServer(SparkComponent):
                 "spark.master": "local[2]",
                 "spark.app.name": f"testbed-{self.spec.name}-connect",
                 "spark.connect.grpc.binding.address": HOST,
-                "spark.connect.grpc.binding.port": self.port("grpc"),
-                "spark.ui.port": self.port("ui"),
+                "spark.connect.grpc.binding.port": self.port_of("grpc"),
+                "spark.ui.port": self.port_of("ui"),
                 "spark.driver.memory": self.spec.driver_memory}
 
     def argv(self) -> list[str]:
@@ -329,7 +329,7 @@ class ConnectServer(SparkComponent):
 
     def probe(self) -> Probe:
         # The gRPC port opens only once the server's session exists.
-        return TcpOpen(HOST, self.port("grpc"))
+        return TcpOpen(HOST, self.port_of("grpc"))
 
 
 COMPONENTS: dict[str, type[SparkComponent]] = {
