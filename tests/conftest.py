@@ -60,6 +60,15 @@ def _command(process: psutil.Process) -> str:
         return "(gone)"
 
 
+def run_ephemeral(job, **kwargs):
+    """job.execute_in_process on an ephemeral instance that is disposed here, in this thread (left
+    to the garbage collector, its SQLite connections get finalized in whatever thread collects)."""
+    from dagster import DagsterInstance
+
+    with DagsterInstance.ephemeral() as instance:
+        return job.execute_in_process(instance=instance, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def state_root():
     # Not under pytest's tmp (mode 700 under /tmp/pytest-of-root): postgres must reach it.

@@ -3,11 +3,10 @@ user's config with a production receiver or a broken route fails before any serv
 
 import pytest
 import yaml
-from dagster import DagsterInstance
 
 from pipelines.definitions import defs
 from resources.alerting import render_alertmanager_config
-from tests.conftest import LeakWatch
+from tests.conftest import LeakWatch, run_ephemeral
 
 STACK_CHECKS = {"alert_visible_fast", "severity_routing", "silence_suppresses",
                 "prometheus_to_alertmanager"}
@@ -16,8 +15,8 @@ STACK_CHECKS = {"alert_visible_fast", "severity_routing", "silence_suppresses",
 def _run(state_dir, config_file=None):
     ops = {"alerting__alertmanager_config": {"config": {"config_file": str(config_file)}}} \
         if config_file else {}
-    return defs.resolve_job_def("alerting").execute_in_process(
-        instance=DagsterInstance.ephemeral(), raise_on_error=False,
+    return run_ephemeral(
+        defs.resolve_job_def("alerting"), raise_on_error=False,
         run_config={"resources": {"testbed": {"config": {"state_dir": str(state_dir)}}},
                     "ops": ops})
 

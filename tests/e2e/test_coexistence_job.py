@@ -13,7 +13,7 @@ from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
 from pipelines import cli
 from pipelines.definitions import build_definitions
 from resources.model.catalog import Catalog
-from tests.conftest import LeakWatch
+from tests.conftest import LeakWatch, run_ephemeral
 
 pytestmark = [pytest.mark.spark, pytest.mark.e2e]
 
@@ -31,11 +31,11 @@ def test_coexistence_run_passes_every_check_and_leaves_nothing(state_dir, tmp_pa
     assert all(row.startswith("PASS") for row in rows), table
     assert "succeeded" in table
     # The run and its check evaluations are in the instance the UI reads.
-    instance = DagsterInstance.get()
-    run = instance.get_runs()[0]
-    assert run.job_name == "coexistence" and run.is_success
-    records = instance.get_records_for_run(
-        run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
+    with DagsterInstance.get() as instance:
+        run = instance.get_runs()[0]
+        assert run.job_name == "coexistence" and run.is_success
+        records = instance.get_records_for_run(
+            run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
     assert len(records) == EXPECTED_CHECKS
     assert watch.leaks() == []
 
@@ -47,8 +47,8 @@ def sabotaged_catalog(catalog, **override_41) -> Catalog:
 
 
 def run_job(defs, state_dir, **config):
-    return defs.resolve_job_def("coexistence").execute_in_process(
-        instance=DagsterInstance.ephemeral(), raise_on_error=False,
+    return run_ephemeral(
+        defs.resolve_job_def("coexistence"), raise_on_error=False,
         run_config={"resources": {"testbed": {"config": {"state_dir": str(state_dir), **config}}}})
 
 

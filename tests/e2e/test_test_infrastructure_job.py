@@ -10,13 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance
 
 from pipelines import cli
 from pipelines.definitions import defs
 from pipelines.jobs import LIGHT_SELECTION
 from resources.model import delta_script
-from tests.conftest import LeakWatch
+from tests.conftest import LeakWatch, run_ephemeral
 
 TESTBED = str(Path(sys.executable).parent / "testbed")
 DELTA_CHECKS = {"row_count_and_schema", "cdf_complete", "schema_evolution", "time_travel",
@@ -79,8 +78,8 @@ def test_keep_on_failure_keeps_the_table_until_the_reaper_takes_it(state_dir, mo
     real_expected = delta_script.expected
     monkeypatch.setattr(delta_script, "expected",
                         lambda inputs: real_expected(delta_script.batches(100, 99)))
-    result = defs.resolve_job_def("test_infrastructure").execute_in_process(
-        instance=DagsterInstance.ephemeral(), raise_on_error=False,
+    result = run_ephemeral(
+        defs.resolve_job_def("test_infrastructure"), raise_on_error=False,
         asset_selection=LIGHT_SELECTION,  # light mode: no Spark release (as testbed run does)
         run_config={"resources": {"testbed": {"config": {"state_dir": str(state_dir),
                                                          "keep_on_failure": True}}},

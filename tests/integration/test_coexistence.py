@@ -6,7 +6,11 @@ import httpx
 import pytest
 
 from resources.criteria import release_checks as checks
-from resources.platforms.environment import Environment, probe_table, run_acceptance_jobs
+from resources.platforms.environment import (
+    Environment,
+    probe_table,
+    run_acceptance_jobs,
+)
 from resources.platforms.registry import make_platform
 from tests.conftest import LeakWatch
 

@@ -10,6 +10,7 @@ from resources.model.catalog import Catalog, ReleaseSpec, load_catalog
 from resources.model.errors import ConfigError
 from resources.platforms.environment import Environment
 from resources.platforms.local import LocalPlatform
+from tests.conftest import run_ephemeral
 
 
 def spec(**changes) -> ReleaseSpec:
@@ -142,12 +143,10 @@ def test_missing_postgresql_names_the_package(tmp_path):
 def test_a_platform_refuses_a_service_it_cannot_run_before_anything_starts(state_dir):
     """The test_infrastructure job on kubernetes: its CDC source and alerting stack are services
     that platform cannot run, and the run says so before it starts anything."""
-    from dagster import DagsterInstance
-
     from pipelines.definitions import defs
 
-    result = defs.resolve_job_def("test_infrastructure").execute_in_process(
-        instance=DagsterInstance.ephemeral(), raise_on_error=False,
+    result = run_ephemeral(
+        defs.resolve_job_def("test_infrastructure"), raise_on_error=False,
         run_config={"resources": {"testbed": {"config": {"platform": "kubernetes",
                                                          "state_dir": str(state_dir)}}}})
     assert not result.success

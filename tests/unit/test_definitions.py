@@ -4,6 +4,7 @@ import pytest
 from dagster import AssetCheckKey, AssetKey, DefaultScheduleStatus
 
 from pipelines.definitions import defs
+from tests.conftest import run_ephemeral
 
 
 def test_definitions_load_with_every_release_check_job_and_schedule():
@@ -49,14 +50,11 @@ def test_delta_asset_checks_and_test_infrastructure_job_are_present():
 
 
 def test_bad_engine_is_refused_by_run_config_before_anything_starts():
-    from dagster import DagsterInstance
-
     from pipelines import cli
 
     job = defs.resolve_job_def("test_infrastructure")
     with pytest.raises(Exception, match="engine"):
-        job.execute_in_process(instance=DagsterInstance.ephemeral(),
-                               run_config={"ops": {"delta__seeded_table": {"config": {"engine": "duckdb"}}}})
+        run_ephemeral(job, run_config={"ops": {"delta__seeded_table": {"config": {"engine": "duckdb"}}}})
     assert cli.main(["run", "coexistence", "--engine", "deltars"]) == 2
 
 
