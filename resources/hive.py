@@ -40,6 +40,10 @@ def write_conf(conf_dir: Path, spark_home: Path, jdbc_url: str, credentials: tup
         "hive.metastore.event.db.notification.api.auth": "false",
         # Spark lacks the disruptor jar that async logging needs.
         "hive.async.log.enabled": "false",
+        # Named here, not found on the classpath: the metastore's classpath is only jars, so it
+        # is the same in every environment (class-data archives). Without it Hive takes the file
+        # in hive-common's jar and logs to /tmp/<user>/hive.log.
+        "hive.log4j.file": str(conf_dir / "hive-log4j2.properties"),
     }
     body = "".join(f"  <property><name>{escape(k)}</name><value>{escape(str(v))}</value></property>\n"
                    for k, v in props.items())

@@ -124,10 +124,9 @@ class LocalPlatform(Platform):
                                ports=service.ports, log_file=str(process.spec.log_file))
 
         def stop(grace: float) -> str:
-            if not process.running():
-                return "already gone"
-            process.stop(grace)
-            return "stopped"
+            running = process.running()
+            service.stop(grace)  # the service's own stop (it may keep something of the run)
+            return "stopped" if running else "already gone"
 
         env.record(handle, stop)
 
@@ -220,7 +219,9 @@ class LocalPlatform(Platform):
         dirs = release.dirs("client")
         log = dirs["logs"] / f"{job}-{time.time_ns()}.log"
         err = log.with_suffix(".err")
+        archive = release.archive("driver")
         argv = [str(release.home / "bin" / "spark-submit"), "--master", deployment.endpoints.master,
+                "--properties-file", str(dirs["conf"] / "spark-defaults.conf"),
                 "--driver-memory", spec.driver_memory, "--executor-memory", spec.driver_memory,
                 "--name", f"testbed-{job}", str(JOBS_DIR / f"{job}.py"), *args]
         started = time.monotonic()
@@ -230,7 +231,7 @@ class LocalPlatform(Platform):
             process = subprocess.Popen(
                 argv, stdout=out, stderr=errf, stdin=subprocess.DEVNULL, cwd=dirs["work"],
                 start_new_session=True,
-                env=child_env({**release.spark_env(dirs, f"{spec.name}-client"),
+                env=child_env({**release.spark_env(dirs, f"{spec.name}-client", archive),
                                MARKER: str(env.path)}))
         env.record(ProcessHandle(name=f"{spec.name}-{job}", owner=spec.name, pid=process.pid,
                                  create_time=psutil.Process(process.pid).create_time(),
@@ -243,6 +244,7 @@ class LocalPlatform(Platform):
             _stop_job(process)
             returncode = process.wait()
             error = f"timed out after {timeout:.0f}s\n{tail(err, 40)}"
+        archive.keep(returncode == 0)
         return JobResult(release=spec.name, job=job, returncode=returncode,
                          seconds=round(time.monotonic() - started, 2), output=tail(log, 40),
                          error=error)

@@ -23,6 +23,7 @@ from resources.ports import HOST, free_port
 from resources.probes import HttpJson, LogContains, Probe, TcpOpen, all_of
 from resources.processes import ProcessSpec
 from resources.services.base import Service
+from resources.services.class_archive import ClassArchive
 from resources.settings import (
     ivy_dir,
     java_home_setting,
@@ -37,6 +38,9 @@ JDBC_JAR = Path("/usr/share/java/postgresql.jar")
 # it takes (both releases: 47 -> 25 CPU-seconds, 27 s -> 16 s to ready, measured here); executors
 # keep the full JIT for the work jobs do.
 SHORT_LIVED_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# The first JVM of a kind writes its class archive as it exits: up to ~9 s for a Connect server on
+# 2 busy cores. Killing it at the usual grace would throw the archive away.
+DUMP_GRACE_SECONDS = 40.0
 
 # Component -> the port roles it listens on.
 PORT_ROLES = {
@@ -142,13 +146,29 @@ class SparkRelease:
     def components(self) -> list["SparkComponent"]:
         return [COMPONENTS[kind](self) for kind in self.spec.components]
 
-    def spark_env(self, dirs: dict[str, Path], ident: str) -> dict[str, str]:
+    @property
+    def classpath_conf(self) -> Path:
+        """SPARK_CONF_DIR of every JVM of this Spark version: empty, and the same in every
+        environment, so the classpath is too and class-data archives apply (settings come from
+        each component's own --properties-file)."""
+        path = self.home.parent / "classpath-conf"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def archive(self, jvm: str) -> ClassArchive:
+        return ClassArchive(java_home(), f"spark-{self.spec.version}-{jvm}",
+                            [self.home / "jars", JDBC_JAR] if jvm == "metastore"
+                            else [self.home / "jars"])
+
+    def spark_env(self, dirs: dict[str, Path], ident: str,
+                  archive: ClassArchive | None = None) -> dict[str, str]:
         jh = java_home()
+        jvm = f"{SHORT_LIVED_JVM} {' '.join(archive.flags()) if archive else ''}".strip()
         return {
             "JAVA_HOME": str(jh),
             "PATH": f"{jh / 'bin'}:/usr/local/bin:/usr/bin:/bin",
             "SPARK_HOME": str(self.home),
-            "SPARK_CONF_DIR": str(dirs["conf"]),
+            "SPARK_CONF_DIR": str(self.classpath_conf),
             "SPARK_LOG_DIR": str(dirs["logs"]),
             "SPARK_PID_DIR": str(dirs["work"]),
             "SPARK_LOCAL_DIRS": str(dirs["tmp"]),
@@ -156,8 +176,8 @@ class SparkRelease:
             "SPARK_LOCAL_IP": HOST,
             "SPARK_IDENT_STRING": ident,
             "SPARK_DAEMON_MEMORY": self.spec.daemon_memory,
-            "SPARK_DAEMON_JAVA_OPTS": f"-Djava.io.tmpdir={dirs['tmp']} {SHORT_LIVED_JVM}",
-            "SPARK_SUBMIT_OPTS": f"-Djava.io.tmpdir={dirs['tmp']} {SHORT_LIVED_JVM}",
+            "SPARK_DAEMON_JAVA_OPTS": f"-Djava.io.tmpdir={dirs['tmp']} {jvm}",
+            "SPARK_SUBMIT_OPTS": f"-Djava.io.tmpdir={dirs['tmp']} {jvm}",
             "SPARK_LAUNCHER_OPTS": SHORT_LIVED_JVM,  # the JVM spark-class runs to build argv
             "PYSPARK_PYTHON": job_python(),
             "PYSPARK_DRIVER_PYTHON": job_python(),
@@ -189,6 +209,7 @@ class SparkComponent(Service):
         self.spec = release.spec
         self.conf_dir = self.root / "conf"
         self.data_dir = self.root / "work"
+        self.archive = release.archive(self.component)
 
     @classmethod
     def check_installed(cls) -> None:
@@ -224,7 +245,15 @@ class SparkComponent(Service):
         dirs = self.release.dirs(self.component)
         return ProcessSpec(name=self.name, argv=self.argv(),
                            log_file=dirs["logs"] / f"{self.component}.log", cwd=dirs["work"],
-                           env=self.release.spark_env(dirs, self.name))
+                           env=self.release.spark_env(dirs, self.name, self.archive))
+
+    def stop(self, grace_seconds: float = 10.0) -> None:
+        if self.archive.dump is not None:
+            grace_seconds = max(grace_seconds, DUMP_GRACE_SECONDS)
+        super().stop(grace_seconds)
+        if self.process is not None:  # a JVM that stopped on SIGTERM wrote its class archive
+            self.archive.keep(self.process.executor.process is None
+                              or self.process.executor.process.returncode != -9)
 
 
 class Metastore(SparkComponent):
@@ -247,12 +276,20 @@ class Metastore(SparkComponent):
 
     def argv(self) -> list[str]:
         tmp = self.root / "tmp"
-        return [str(java_home() / "bin" / "java"), *SHORT_LIVED_JVM.split(),
+        # hive-site.xml comes through HIVE_CONF_DIR, not the classpath: the classpath stays the
+        # same in every environment (class-data archives, see class_archive.py).
+        return [str(java_home() / "bin" / "java"), *SHORT_LIVED_JVM.split(), *self.archive.flags(),
                 f"-Xmx{self.spec.daemon_memory}",
                 f"-Djava.io.tmpdir={tmp}",
                 f"-Dlog4j2.configurationFile={self.conf_dir / 'hive-log4j2.properties'}",
-                "-cp", f"{self.conf_dir}:{self.release.home / 'jars'}/*:{JDBC_JAR}",
+                "-cp", f"{self.release.home / 'jars'}/*:{JDBC_JAR}",
                 "org.apache.hadoop.hive.metastore.HiveMetaStore", "-p", str(self.port_of("thrift"))]
+
+    def recipe(self) -> ProcessSpec:
+        dirs = self.release.dirs(self.component)
+        return ProcessSpec(name=self.name, argv=self.argv(), log_file=dirs["logs"] / "metastore.log",
+                           cwd=dirs["work"], env={**self.release.spark_env(dirs, self.name),
+                                                  "HIVE_CONF_DIR": str(self.conf_dir)})
 
     def probe(self) -> Probe:
         return all_of(LogContains(self.root / "logs" / "metastore.log", hive.READY_LINE),
