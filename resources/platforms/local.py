@@ -135,15 +135,18 @@ class LocalPlatform(Platform):
     def deploy(self, env: Environment, spec: ReleaseSpec) -> Deployment:
         self.preflight([spec])
         started = time.monotonic()
-        postgres = env.once("postgres", lambda: env.start(PostgresServer(env.path / "postgres")))
+        # One PostgreSQL per environment; its port is known before it runs, and only the
+        # metastore waits for it: the other components start meanwhile.
+        postgres = env.once("postgres", lambda: PostgresServer(env.path / "postgres"))
         release = SparkRelease(env.path, spec, postgres.port, self.ready_timeout)
-        release.credentials = postgres.create_database(spec.metastore_db)
         release.prepare()
         components = {c.component: c for c in release.components()}
 
         def launch(component: str) -> float:
             service = components[component]
             if component == "metastore":
+                env.once("postgres started", lambda: env.start(postgres))
+                release.credentials = postgres.create_database(spec.metastore_db)
                 # Two metastores on one database (a sabotaged catalog) would race creating its
                 # schema; they take turns, everything else starts side by side.
                 with env.exclusive(f"database {spec.metastore_db}"):

@@ -86,6 +86,7 @@ class PostgresServer(Service):
                 os.chown(path, user.pw_uid, user.pw_gid)
         initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "-E", "UTF8",
                   "--locale=C", "--auth-host=scram-sha-256", "--auth-local=peer",
+                  "--no-sync",  # a throwaway cluster: nothing to make durable
                   f"--pwfile={pwfile}"]
         result = subprocess.run(as_user(SUPERUSER, initdb), capture_output=True, text=True,
                                 cwd=self.root)
