@@ -3,8 +3,8 @@ releases side by side (the default) against one after the other, measured in one
 
 Runs are interleaved (side by side, one after the other, side by side, ...) so that whatever else
 the machine does hits both orders alike. Prints per order the wall time of the job, its steps
-(deploy, jobs and checks, teardown), when both releases were ready against each release alone (in the
-one-after-the-other runs each deploys alone), and the peak RSS of the environment. Targets on the
+(deploy, jobs and checks, teardown), when both releases were ready against each release alone (in
+the one-after-the-other runs each deploys alone), and the peak RSS of the environment. Targets on the
 2-core box: warm cycle <= 25 s, peak RSS <= 3 GB. Not a test: it prints numbers.
 
     make bench                              # 1 cold + 3 warm runs of each order
