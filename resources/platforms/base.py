@@ -47,8 +47,10 @@ class Platform(ABC):
         """Refuse a service this platform cannot run, naming the platform and the service."""
         if kind not in self.provides:
             what = getattr(KINDS.get(kind), "what", "") or kind
+            runs = ", ".join(sorted(self.provides)) or "releases only"
             raise ConfigError(f"the {self.name} platform cannot run service {kind!r} ({what}); "
-                              f"use platform local, which can")
+                              f"it runs {runs}; use platform local, which runs every service "
+                              f"(TESTBED_PLATFORM=local)")
 
     def check_state_dir(self) -> None:
         try:

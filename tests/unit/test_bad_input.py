@@ -151,8 +151,8 @@ def test_a_platform_refuses_a_service_it_cannot_run_before_anything_starts(state
                                                          "state_dir": str(state_dir)}}}})
     assert not result.success
     error = str(result.all_events[-1].event_specific_data.error)
-    assert "the kubernetes platform cannot run service 'mariadb' (the CDC source); use platform " \
-           "local" in error
+    assert "the kubernetes platform cannot run service 'mariadb' (the CDC source); it runs " \
+           "releases only; use platform local" in error
     assert not list((state_dir / "envs").glob("env-*"))
 
 
