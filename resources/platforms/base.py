@@ -11,19 +11,38 @@ import os
 import shutil
 import threading
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import Callable, ClassVar, Protocol, TypeVar
 
 from resources.model.catalog import ReleaseSpec
 from resources.model.errors import ConfigError
 from resources.model.facts import Deployment, Facts, JobResult
 from resources.model.ledger import Handle
+from resources.model.state import EnvironmentState
 from resources.platforms import reaper
 from resources.services.base import KINDS, Service
 from resources.spark import connect_probe
 
-if TYPE_CHECKING:  # the environment drives platforms; platforms only take it as an argument
-    from resources.platforms.environment import Environment
+T = TypeVar("T")
+
+
+class Environment(Protocol):
+    """What a platform may use of the environment it is handed (platforms/environment.py): where
+    it lives, its state and ledger, the services it runs, and its cancel signal."""
+
+    path: Path
+    state: EnvironmentState
+    services: dict[str, object]
+    cancel: threading.Event
+
+    def record(self, handle: Handle, stop: Callable[[float], str] | None = None) -> Handle: ...
+
+    def once(self, key: str, make: Callable[[], T]) -> T: ...
+
+    def start(self, service: Service) -> Service: ...
+
+    def exclusive(self, key: str) -> AbstractContextManager: ...
 
 
 class Platform(ABC):
@@ -73,16 +92,16 @@ class Platform(ABC):
     # --- running ---------------------------------------------------------------------------------
 
     @abstractmethod
-    def deploy(self, env: "Environment", spec: ReleaseSpec) -> Deployment: ...
+    def deploy(self, env: Environment, spec: ReleaseSpec) -> Deployment: ...
 
     @abstractmethod
-    def facts(self, env: "Environment", deployment: Deployment) -> Facts: ...
+    def facts(self, env: Environment, deployment: Deployment) -> Facts: ...
 
     @abstractmethod
-    def submit(self, env: "Environment", deployment: Deployment, job: str, args: list[str],
+    def submit(self, env: Environment, deployment: Deployment, job: str, args: list[str],
                timeout: float) -> JobResult: ...
 
-    def connect_job(self, env: "Environment", deployment: Deployment, table: str,
+    def connect_job(self, env: Environment, deployment: Deployment, table: str,
                     timeout: float) -> JobResult:
         """The Spark Connect probe (job "connect_probe") against the release's Connect server,
         from wherever its endpoint is reachable. Here: from this process, which can reach a
@@ -91,7 +110,7 @@ class Platform(ABC):
             raise ConfigError(f"release {deployment.spec.name} has no Connect server to probe")
         return connect_probe(deployment.spec.name, deployment.endpoints.connect, table)
 
-    def start(self, env: "Environment", service: Service) -> None:
+    def start(self, env: Environment, service: Service) -> None:
         """Run a service for env, its handle in env's ledger from the moment it exists."""
         self.require(service.kind)
         raise NotImplementedError(f"{type(self).__name__} provides {service.kind} but cannot start it")
@@ -108,7 +127,7 @@ class Platform(ABC):
         """What of handle still runs or listens (empty when it is gone). Files (tables, the env
         dir) are the environment's to check: they are plain paths on every platform."""
 
-    def leftovers(self, env: "Environment") -> list[str]:
+    def leftovers(self, env: Environment) -> list[str]:
         """What of env still runs or listens, from its ledger (and its env dir's label) alone."""
         return [left for handle in [*env.state.handles, env.state.directory]
                 for left in self.remains(handle)]

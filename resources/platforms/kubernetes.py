@@ -46,8 +46,7 @@ from resources.model.catalog import ReleaseSpec
 from resources.model.errors import ConfigError
 from resources.model.facts import Deployment, Endpoints, Facts, HistoryApp, JobResult
 from resources.model.ledger import Handle, HelmReleaseHandle, NamespaceHandle
-from resources.platforms.base import Platform, remove_tree
-from resources.platforms.environment import Environment
+from resources.platforms.base import Environment, Platform, remove_tree
 from resources.probes import wait_for
 from resources.settings import k8s_ready_timeout, kube_context, s3_settings
 

@@ -31,8 +31,7 @@ from resources.model.facts import (
     JobResult,
 )
 from resources.model.ledger import DirectoryHandle, Handle, ProcessHandle
-from resources.platforms.base import Platform, remove_tree
-from resources.platforms.environment import Environment
+from resources.platforms.base import Environment, Platform, remove_tree
 from resources.ports import HOST, port_taken
 from resources.probes import Cancelled, Probe, TcpOpen
 from resources.processes import (

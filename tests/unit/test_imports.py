@@ -1,7 +1,7 @@
 """Imports run one way: the Dagster layer (pipelines, assets, the resource) -> platforms ->
 services -> model, with the pure criteria beside the model. Read from the source with ast, so a
-function-level import counts as much as one at the top (that is how a cycle hides). Only imports
-under `if TYPE_CHECKING:` are left out: annotations, never executed."""
+function-level import counts as much as one at the top (that is how a cycle hides), and so does one
+under `if TYPE_CHECKING:`."""
 
 import ast
 from pathlib import Path
@@ -28,10 +28,6 @@ MODULES = modules()
 def imports_of(name: str) -> set[str]:
     """Project modules `name` imports anywhere in its source (resolved to known modules)."""
     tree = ast.parse(MODULES[name].read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING",
-                                                                  "typing.TYPE_CHECKING"):
-            node.body = []
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
