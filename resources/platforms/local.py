@@ -33,7 +33,7 @@ from resources.model.facts import (
 from resources.model.ledger import DirectoryHandle, Handle, ProcessHandle
 from resources.platforms.base import Environment, Platform, remove_tree
 from resources.ports import HOST, port_taken
-from resources.probes import Cancelled, Probe, TcpOpen
+from resources.probes import Cancelled, Probe
 from resources.processes import (
     MARKER,
     ComponentStartError,
@@ -187,17 +187,11 @@ class LocalPlatform(Platform):
         root = Path(deployment.root)
         components = []
         for kind in spec.components:
-            name = f"{spec.name}-{kind}"
-            service = env.services.get(name)
-            ports = service.ports if isinstance(service, Service) else {}
-            running = isinstance(service, Service) and service.running()
-            listening = running and all(TcpOpen(HOST, port)() for port in ports.values())
-            components.append(ComponentFacts(
-                release=spec.name, kind=kind, name=name, ports=ports,
+            service = env.services.get(f"{spec.name}-{kind}")
+            components.append(service.facts() if isinstance(service, Service) else ComponentFacts(
+                release=spec.name, kind=kind, name=f"{spec.name}-{kind}", ports={},
                 data_dir=str(root / kind / "work"), conf_dir=str(root / kind / "conf"),
-                pid=service.process.pid if running else None, ready=listening,
-                probe="running and listening on " + ", ".join(map(str, ports.values()))
-                if listening else "not running or not listening"))
+                probe="never started"))
         jdbc_url = hive.read_jdbc_url(root / "metastore" / "conf")
         db_name = jdbc_url.rsplit("/", 1)[-1]
         postgres: PostgresServer = env.services["postgres"]  # type: ignore[assignment]

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Callable, ClassVar
 
 from resources.model.errors import ConfigError
-from resources.ports import free_port
-from resources.probes import Probe
+from resources.model.facts import ComponentFacts
+from resources.ports import HOST, free_port
+from resources.probes import Probe, TcpOpen
 from resources.processes import ManagedProcess, ProcessSpec
 from resources.processes import start as start_process
 
@@ -85,6 +86,16 @@ class Service(ABC):
 
     def running(self) -> bool:
         return self.process is not None and self.process.running()
+
+    def facts(self) -> ComponentFacts:
+        """What runs, read back: its process, and whether it listens on its ports now."""
+        running = self.running()
+        listening = running and all(TcpOpen(HOST, port)() for port in self.ports.values())
+        return ComponentFacts(
+            release=self.owner, kind=self.kind, name=self.name, ports=self.ports,
+            pid=self.process.pid if running else None, ready=listening,
+            probe="running and listening on " + ", ".join(map(str, self.ports.values()))
+            if listening else "not running or not listening")
 
 
 def service_kind(kind: str) -> type[Service]:

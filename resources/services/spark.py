@@ -18,7 +18,7 @@ from typing import ClassVar
 from resources import hive
 from resources.model.catalog import ReleaseSpec
 from resources.model.errors import ConfigError
-from resources.model.facts import Endpoints
+from resources.model.facts import ComponentFacts, Endpoints
 from resources.ports import HOST, free_port
 from resources.probes import HttpJson, LogContains, Probe, TcpOpen, all_of
 from resources.processes import ProcessSpec
@@ -246,6 +246,10 @@ class SparkComponent(Service):
         return ProcessSpec(name=self.name, argv=self.argv(),
                            log_file=dirs["logs"] / f"{self.component}.log", cwd=dirs["work"],
                            env=self.release.spark_env(dirs, self.name, self.archive))
+
+    def facts(self) -> ComponentFacts:
+        return super().facts().model_copy(update={
+            "kind": self.component, "data_dir": str(self.data_dir), "conf_dir": str(self.conf_dir)})
 
     def stop(self, grace_seconds: float = 10.0) -> None:
         if self.archive.dump is not None:

@@ -87,3 +87,25 @@ def test_shared_event_log_dir_fails_history_isolated(state_dir, catalog, release
     assert "write event logs to overlapping prefixes" in verdict.message
     assert "spark-3.5 History Server (Spark 3.5.7) lists foreign applications" in verdict.message
     assert checks.metastore_isolated(facts, probes(catalog)).passed
+
+
+def test_a_release_that_fails_stops_the_others_waiting_and_all_is_torn_down(state_dir, catalog,
+                                                                           releases_installed):
+    """spark-4.1's metastore cannot start (a heap too small for the JVM): the deploy fails naming
+    it, spark-3.5's components that were still starting stop waiting (killed, not left to come
+    up: its metastore starts with 4.1's, after PostgreSQL, and takes seconds), and the teardown
+    leaves nothing."""
+    watch = LeakWatch(state_dir)
+    env = Environment.create(make_platform("local", str(state_dir), 60, 10), run_id="one-fails")
+    broken = catalog.get("spark-4.1").model_copy(update={"daemon_memory": "1m"})
+    with pytest.raises(Exception) as failure:
+        env.deploy_all([catalog.get("spark-3.5"), broken])
+    assert "spark-4.1-metastore exited with code" in str(failure.value)
+    assert "spark-3.5" not in str(failure.value)  # cancelled, not failed
+    assert env.state.failed and env.deployments == {}
+    report = env.teardown()
+    results = {e.what.split()[1]: e.result for e in report.entries if e.kind == "process"}
+    # Killed while it waited (or never spawned), never left to come up and be stopped here.
+    assert results.get("spark-3.5-metastore", "never started") in ("already gone", "never started"), \
+        report.lines()
+    assert report.leftovers == [] and watch.leaks() == []
