@@ -54,7 +54,10 @@ class Environment:
         self.state = state
         self.deployments: dict[str, Deployment] = {}
         self.services: dict[str, object] = {}  # by name: what runs for this env (for facts)
-        self.cancel = threading.Event()  # set when a release failed or teardown began
+        # Set while a deploy is failing (the other releases and components stop waiting) and
+        # from the start of teardown on.
+        self.cancel = threading.Event()
+        self._tearing_down = False
         self.lock = threading.RLock()
         self.torn_down = False
         self._live: list[_Live] = []
@@ -122,7 +125,8 @@ class Environment:
         cannot run it); its handle is in the ledger from the moment it exists."""
         self.platform.require(service.kind)
         if self.cancel.is_set():
-            raise Cancelled(f"not starting {service.name}: the environment is being torn down")
+            raise Cancelled(f"not starting {service.name}: another part of this deploy failed, "
+                            f"or the environment is being torn down")
         with self.lock:
             self.services[service.name] = service
         self.platform.start(self, service)
@@ -147,6 +151,12 @@ class Environment:
         except BaseException:
             self.mark_failed()
             raise
+        finally:
+            with self.lock:
+                if not self._tearing_down:
+                    # The failed deploy is over: what the run does next (other assets, checks
+                    # that say why) may start services again.
+                    self.cancel.clear()
         return {spec.name: self.deployments[spec.name] for spec in specs}
 
     def _deploy_one(self, spec: ReleaseSpec) -> None:
@@ -188,7 +198,9 @@ class Environment:
         their files, the env dir last; a run of processes next to each other in the ledger stops
         side by side (each waits out its own grace). A failed environment with keep_on_failure
         keeps its files (the reaper removes them after the TTL) but nothing of it keeps running."""
-        self.cancel.set()  # a deploy still waiting gives up instead of racing the teardown
+        with self.lock:
+            self._tearing_down = True
+            self.cancel.set()  # a deploy still waiting gives up instead of racing the teardown
         began = time.monotonic()
         with self._key_lock("teardown"):  # one teardown at a time; stops run in worker threads
             with self.lock:

@@ -13,7 +13,7 @@ import pwd
 import re
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
 
@@ -163,7 +163,7 @@ class LocalPlatform(Platform):
         with ThreadPoolExecutor(max_workers=len(chains), thread_name_prefix=spec.name) as pool:
             futures = [pool.submit(lambda chain=chain: [(k, launch(k)) for k in chain])
                        for chain in chains]
-            for future in futures:
+            for future in as_completed(futures):  # the first failure stops the others waiting
                 try:
                     timings.update(future.result())
                 except Exception as exc:  # collect all: one message names every failed component
