@@ -88,9 +88,11 @@ def sweep(platform: Destroyer, now: float | None = None,
     now = time.time() if now is None else now
     removed = []
     claimed: set[str] = set()
-    known: set[str] = set()
+    envs = platform.state_dir / "envs"
+    # Every env dir with an env.json is accounted for, also one this version cannot read.
+    known = {str(d) for d in envs.glob("env-*") if (d / "env.json").exists()} \
+        if envs.exists() else set()
     for state in states(platform.state_dir):
-        known.add(state.root)
         reason = state.abandoned(now) if state.platform == platform.name else None
         if reason is None:
             claimed.update(state.tables)
