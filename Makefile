@@ -14,14 +14,13 @@ setup:
 	@scripts/setup.sh
 
 demo: setup
-	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/testbed run coexistence
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ui: setup
-	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
+	@$(BIN)/python -m pipelines.home > /dev/null
 	$(BIN)/dagster dev -w workspace.yaml
 
 sweep: setup
