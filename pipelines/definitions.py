@@ -15,7 +15,7 @@ from pipelines.jobs import (
 from pipelines.schedules import nightly_coexistence
 from resources.environment import TestbedEnvironment
 from resources.model.catalog import Catalog, load_catalog
-from resources.settings import alertmanager_url, ui_url
+from resources.settings import alertmanager_url, catalog_file, ui_url
 
 
 def build_definitions(catalog: Catalog, testbed: TestbedEnvironment | None = None,
@@ -42,4 +42,5 @@ def build_definitions(catalog: Catalog, testbed: TestbedEnvironment | None = Non
     )
 
 
-defs = build_definitions(load_catalog())
+# TESTBED_CATALOG: a catalog of your own (testbed run --catalog sets it), else the package's.
+defs = build_definitions(load_catalog(catalog_file()))

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from resources.model.catalog import ReleaseSpec, load_catalog
-from resources.settings import cache_dir, ivy_dir, release_jars, spark_home
+from resources.settings import cache_dir, catalog_file, ivy_dir, release_jars, spark_home
 
 
 class InstallError(RuntimeError):
@@ -84,7 +84,7 @@ def resolve_jars(spec: ReleaseSpec) -> list[Path]:
 
 
 def main() -> None:
-    catalog = load_catalog()
+    catalog = load_catalog(catalog_file())
     try:
         for spec in catalog.releases:
             install_spark(spec.version)

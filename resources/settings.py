@@ -115,3 +115,11 @@ def ui_url() -> str:
 
 def schedule_timezone() -> str:
     return os.environ.get("TESTBED_TIMEZONE", "UTC")
+
+
+def catalog_file() -> Path:
+    """The release catalog: TESTBED_CATALOG (a catalog of your own), else the one in the package."""
+    from resources.model.catalog import CATALOG_FILE
+
+    return Path(os.environ["TESTBED_CATALOG"]).expanduser() if os.environ.get("TESTBED_CATALOG") \
+        else CATALOG_FILE

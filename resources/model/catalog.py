@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from resources.model.errors import ConfigError
 
@@ -109,11 +109,14 @@ class ReleaseSpec(BaseModel):
 
 
 class Catalog(BaseModel):
+    model_config = {"extra": "forbid"}
+
     releases: tuple[ReleaseSpec, ...]
 
     @model_validator(mode="after")
     def _distinct(self) -> "Catalog":
-        for field in ("name", "metastore_db", "event_log_prefix"):
+        # key: spark-3.5.8 and spark-3.5-8 would be one asset key, spark_3_5_8.
+        for field in ("name", "key", "metastore_db", "event_log_prefix"):
             seen: dict[str, str] = {}
             for spec in self.releases:
                 value = getattr(spec, field)
@@ -134,7 +137,42 @@ class Catalog(BaseModel):
 
 
 def load_catalog(path: Path = CATALOG_FILE) -> Catalog:
+    """The catalog in `path`, validated. Every problem is one line naming the file, the release and
+    the field, and saying what to do."""
     try:
-        return Catalog.model_validate(yaml.safe_load(path.read_text()))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"release catalog {path} is invalid: {exc}") from exc
+        doc = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise ConfigError(f"release catalog {path}: cannot read it ({exc.strerror}); set "
+                          f"TESTBED_CATALOG or --catalog to a readable YAML file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"release catalog {path} is not YAML: {exc}") from None
+    try:
+        return Catalog.model_validate(doc)
+    except ValidationError as exc:
+        problems = [_problem(doc, error) for error in exc.errors()]
+        raise ConfigError(f"release catalog {path} is invalid:\n" + "\n".join(
+            f"  {path}: {problem}" for problem in problems)) from None
+
+
+def _problem(doc, error: dict) -> str:
+    """One validation error in words: where (release name and field), what, the fix."""
+    loc = list(error["loc"])
+    where = ""
+    if len(loc) >= 2 and loc[0] == "releases" and isinstance(loc[1], int):
+        releases = doc.get("releases") if isinstance(doc, dict) else None
+        name = releases[loc[1]].get("name") if isinstance(releases, list) and \
+            loc[1] < len(releases) and isinstance(releases[loc[1]], dict) else None
+        where = f"releases[{loc[1]}]" + (f" ({name})" if name else "")
+        loc = loc[2:]
+    elif loc:
+        where = ".".join(map(str, loc))
+        loc = []
+    field = ".".join(map(str, loc))
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        known = ", ".join(ReleaseSpec.model_fields) if where.startswith("releases[") else "releases"
+        message = f"unknown key: remove it or fix its spelling (known keys: {known})"
+    elif error["type"] == "missing":
+        message = "missing: add it"
+    target = f"{where}.{field}" if where and field else where or field or "catalog"
+    return f"{target}: {message}"

@@ -79,10 +79,12 @@ def check_release_installed(spec: ReleaseSpec) -> None:
     sh = spark_home(spec.version)
     if not (sh / "bin" / "spark-class").exists():
         raise ConfigError(f"Spark {spec.version} for release {spec.name} is not installed "
-                          f"at {sh}: run `make setup`")
+                          f"at {sh}: run `make setup` (TESTBED_CATALOG=<your catalog> make setup "
+                          f"for a catalog of your own)")
     if spec.delta_version and not (release_jars(spec.name) / ".resolved").exists():
         raise ConfigError(f"Delta {spec.delta_version} jars for release {spec.name} are "
-                          f"not in {release_jars(spec.name)}: run `make setup`")
+                          f"not in {release_jars(spec.name)}: run `make setup` "
+                          f"(TESTBED_CATALOG=<your catalog> make setup for a catalog of your own)")
 
 
 def conf_lines(values: dict[str, object]) -> str:
