@@ -1,63 +1,23 @@
-"""`testbed run <job> [--keep-on-failure]` and `testbed sweep`.
+"""`testbed run <job>`, `testbed report <run id>` and `testbed sweep`.
 
 `run` executes a job against the Dagster instance in DAGSTER_HOME, so the run shows up in the UI,
-prints every check with its result and reason, and exits non-zero when an ERROR check failed or the
-run failed. `sweep` is the reaper: it removes environments whose owner is gone or whose TTL expired.
+shows progress while it deploys and checks, prints every check with its result and reason, and
+exits non-zero when an ERROR check failed or the run failed; `--report-dir` writes report.json and
+junit.xml. `report` writes those for any past run. `sweep` is the reaper: it removes environments
+whose owner is gone or whose TTL expired.
 """
 
 import argparse
-import os
 import sys
 import textwrap
+from pathlib import Path
 
+from pipelines import home
+from resources.model.errors import ConfigError
 from resources.model.ledger import TeardownReport
-from resources.settings import dagster_home, state_dir
+from resources.settings import catalog_file, dagster_home, platform_name, state_dir
 
-
-def _instance():
-    """The instance in DAGSTER_HOME (the one `make ui` shows). Use it as a context manager: its
-    SQLite connections are closed in this thread, not finalized later in whichever thread the
-    garbage collector happens to run."""
-    from dagster import DagsterInstance
-
-    home = dagster_home()
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch()  # the defaults (sqlite under DAGSTER_HOME) are what we want
-    os.environ["DAGSTER_HOME"] = str(home)
-    return DagsterInstance.get()
-
-
-def asset_lines(materializations) -> list[str]:
-    """One line per asset the run materialized; releases say what was deployed and how fast."""
-    from assets.common import TEARDOWN_METADATA
-
-    lines = []
-    for mat in materializations:
-        meta = mat.metadata
-        if "startup_seconds" in meta:
-            what = f"deployed: Spark {meta['version'].value}, ready in {meta['startup_seconds'].value}s"
-        elif TEARDOWN_METADATA in meta:
-            continue  # reported below, item by item
-        else:
-            what = "materialized"
-        lines.append(f"  {mat.asset_key.to_user_string():28} {what}")
-    return lines
-
-
-def teardown_lines(materializations) -> list[str]:
-    """The typed teardown report of the run's teardown step, one timed line per item."""
-    from assets.common import TEARDOWN_METADATA
-
-    lines = []
-    for mat in materializations:
-        if TEARDOWN_METADATA in mat.metadata:
-            report = TeardownReport.model_validate(mat.metadata[TEARDOWN_METADATA].value)
-            lines.append(f"teardown of {report.env_id}: {len(report.entries)} items in "
-                         f"{report.seconds}s" + (f", kept {report.kept_dir}" if report.kept_dir
-                                                 else ""))
-            lines += [f"  {line}" for line in report.lines()]
-            lines += [f"  LEFT  {left}" for left in report.leftovers]
-    return lines
+SEEDED_OP = "delta__seeded_table"
 
 
 def check_table(evaluations) -> tuple[str, int]:
@@ -82,46 +42,118 @@ def check_table(evaluations) -> tuple[str, int]:
     return "\n".join(lines), failed_errors
 
 
-SEEDED_OP = "delta__seeded_table"
+def asset_lines(materializations) -> list[str]:
+    """One line per asset the run materialized; releases say what was deployed and how fast."""
+    from resources.reports import TEARDOWN_METADATA
+
+    lines = []
+    for mat in materializations:
+        meta = mat.metadata
+        if "startup_seconds" in meta:
+            what = f"deployed: Spark {meta['version'].value}, ready in {meta['startup_seconds'].value}s"
+        elif TEARDOWN_METADATA in meta:
+            continue  # reported below, item by item
+        else:
+            what = "materialized"
+        lines.append(f"  {mat.asset_key.to_user_string():28} {what}")
+    return lines
 
 
-def runnable_jobs() -> list[str]:
-    from pipelines.definitions import defs
+def teardown_lines(materializations) -> list[str]:
+    """The typed teardown report of the run's teardown step, one timed line per item."""
+    from resources.reports import TEARDOWN_METADATA
+
+    lines = []
+    for mat in materializations:
+        if TEARDOWN_METADATA in mat.metadata:
+            report = TeardownReport.model_validate(mat.metadata[TEARDOWN_METADATA].value)
+            lines.append(f"teardown of {report.env_id}: {len(report.entries)} items in "
+                         f"{report.seconds}s" + (f", kept {report.kept_dir}" if report.kept_dir
+                                                 else ""))
+            lines += [f"  {line}" for line in report.lines()]
+            lines += [f"  LEFT  {left}" for left in report.leftovers]
+    return lines
+
+
+def definitions(catalog_path: Path):
+    """The code location built on this catalog (a catalog of your own is validated here: a bad
+    file fails before anything starts, naming the file, the field and the fix)."""
+    from pipelines.definitions import build_definitions
+    from resources.model.catalog import load_catalog
+
+    catalog = load_catalog(catalog_path)
+    return catalog, build_definitions(catalog)
+
+
+def runnable_jobs(defs=None) -> list[str]:
     from pipelines.sensors import HOUSEKEEPING
 
+    if defs is None:
+        from pipelines.definitions import defs
     # Housekeeping jobs take a run id or run on a schedule; `testbed sweep` is the CLI for them.
     return sorted(job.name for job in defs.jobs
                   if not job.name.startswith("__") and job.name not in HOUSEKEEPING)
 
 
-def run(job_name: str, keep_on_failure: bool, seed_config: dict | None = None) -> int:
-    from pipelines.definitions import defs
-    from pipelines.jobs import LIGHT_SELECTION
+def preflight(catalog, catalog_path: Path, job) -> None:
+    """What the run's resource checks when it starts, checked here first so that a mistake is
+    one clear line (a taken pinned port names the catalog file and the field)."""
+    from resources.environment import SERVICES_TAG
+    from resources.platforms.registry import make_platform
 
-    names = runnable_jobs()
+    services = tuple(kind for kind in job.tags.get(SERVICES_TAG, "").split(",") if kind)
+    try:
+        make_platform(platform_name(), str(state_dir()), 60, 10).preflight(
+            list(catalog.releases), services)
+    except ConfigError as exc:
+        raise ConfigError(f"{catalog_path}: {exc}") from None
+
+
+def run(job_name: str, keep_on_failure: bool, seed_config: dict | None = None,
+        catalog_path: str | None = None, report_dir: str | None = None) -> int:
+    from pipelines.jobs import LIGHT_SELECTION
+    from pipelines.progress import Progress
+    from resources import reports
+
+    path = Path(catalog_path).expanduser().resolve() if catalog_path else catalog_file()
+    try:
+        catalog, defs = definitions(path)
+    except ConfigError as exc:
+        print(f"testbed: {exc}", file=sys.stderr)
+        return 2
+    names = runnable_jobs(defs)
     if job_name not in names:
         print(f"testbed: unknown job {job_name!r}; jobs: {', '.join(names)}", file=sys.stderr)
         return 2
     job = defs.resolve_job_def(job_name)
     run_config: dict = {
-        "resources": {"testbed": {"config": {"keep_on_failure": keep_on_failure}}},
-        # Step-level DEBUG events stay in the instance (and the UI); the terminal gets progress.
-        "loggers": {"console": {"config": {"log_level": "INFO"}}}}
+        "resources": {"testbed": {"config": {"keep_on_failure": keep_on_failure,
+                                             "catalog_path": str(path)}}},
+        # Every event stays in the instance (and the UI); the terminal gets progress and errors.
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     if seed_config:
         if SEEDED_OP not in {node.name for node in job.nodes}:
             print(f"testbed: --engine/--rows apply to jobs with delta/seeded_table "
                   f"(test_infrastructure), not {job_name}", file=sys.stderr)
             return 2
         run_config["ops"] = {SEEDED_OP: {"config": seed_config}}
+    try:
+        preflight(catalog, path, job)
+    except ConfigError as exc:
+        print(f"testbed: {exc}", file=sys.stderr)
+        return 2
     # Light mode needs no Spark release: leave the release assets out of the run.
     light = (seed_config or {}).get("engine") == "deltars"
-    with _instance() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                        run_config=run_config,
-                                        asset_selection=LIGHT_SELECTION if light else None)
+    with home.instance() as instance:
+        with Progress():
+            result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                            run_config=run_config,
+                                            asset_selection=LIGHT_SELECTION if light else None)
+        written = reports.write(reports.build(instance, result.run_id), Path(report_dir)) \
+            if report_dir else []
     materialized = [e.step_materialization_data.materialization
                     for e in result.get_asset_materialization_events()]
-    print("\n".join(["ASSETS", *asset_lines(materialized), ""]))
+    print("\n".join(["", "ASSETS", *asset_lines(materialized), ""]))
     table, failed = check_table(result.get_asset_check_evaluations())
     print(table)
     teardown = teardown_lines(materialized)
@@ -131,9 +163,26 @@ def run(job_name: str, keep_on_failure: bool, seed_config: dict | None = None) -
     for event in failures:
         error = event.step_failure_data.error
         print(f"\nstep {event.step_key} failed: {error.message.strip() if error else '?'}")
+    for path_written in written:
+        print(f"\nreport: {path_written}", end="")
     print(f"\nrun {result.run_id} {'succeeded' if result.success else 'FAILED'} "
           f"(DAGSTER_HOME={dagster_home()}; see it with `make ui`)")
     return 0 if result.success and failed == 0 else 1
+
+
+def report(run_id: str, report_dir: str) -> int:
+    from resources import reports
+
+    with home.instance() as instance:
+        try:
+            written = reports.write(reports.build(instance, run_id), Path(report_dir))
+        except LookupError as exc:
+            print(f"testbed: {exc}; `testbed report` takes a run id of DAGSTER_HOME="
+                  f"{dagster_home()}", file=sys.stderr)
+            return 2
+    for path in written:
+        print(f"report: {path}")
+    return 0
 
 
 def sweep() -> int:
@@ -156,15 +205,31 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--engine", choices=["spark", "deltars"],
                             help="Delta writer for delta/seeded_table (default spark)")
     run_parser.add_argument("--rows", type=int, help="seed rows for delta/seeded_table")
+    run_parser.add_argument("--catalog", metavar="FILE",
+                            help="a release catalog of your own (default: TESTBED_CATALOG, else "
+                                 "the package's resources/catalog.yaml)")
+    run_parser.add_argument("--report-dir", metavar="DIR",
+                            help="write report.json and junit.xml of the run into DIR")
+    report_parser = sub.add_parser("report", help="write report.json and junit.xml of a past run")
+    report_parser.add_argument("run_id", help="the run's id (testbed run prints it; the UI shows it)")
+    report_parser.add_argument("--report-dir", metavar="DIR", default=".",
+                               help="where to write them (default: here)")
     sub.add_parser("sweep", help="remove abandoned or expired environments")
     args = parser.parse_args(argv)
     if args.command == "sweep":
         return sweep()
+    if args.command == "report":
+        return report(args.run_id, args.report_dir)
     if not args.job:
-        print("\n".join(runnable_jobs()))
+        try:
+            print("\n".join(runnable_jobs(definitions(
+                Path(args.catalog).expanduser().resolve() if args.catalog else catalog_file())[1])))
+        except ConfigError as exc:
+            print(f"testbed: {exc}", file=sys.stderr)
+            return 2
         return 0
     seed_config = {k: v for k, v in (("engine", args.engine), ("rows", args.rows)) if v is not None}
-    return run(args.job, args.keep_on_failure, seed_config)
+    return run(args.job, args.keep_on_failure, seed_config, args.catalog, args.report_dir)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,13 @@ still up when the run ends, also after a failed check or an exception (teardown 
 
 import threading
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Generic, TypeVar
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
+from resources import reports
 from resources.model.catalog import Catalog, ReleaseSpec, load_catalog
 from resources.model.errors import ConfigError
 from resources.model.facts import Deployment, Facts, JobResult
@@ -20,7 +22,8 @@ from resources.model.ledger import TeardownReport
 from resources.platforms.base import Platform
 from resources.platforms.environment import Environment, run_acceptance_jobs
 from resources.platforms.registry import make_platform
-from resources.settings import platform_name, state_dir
+from resources.reports import TEARDOWN_LOG
+from resources.settings import catalog_file, platform_name, state_dir
 
 T = TypeVar("T")
 # Run tag a job carries: the service kinds its assets start (preflight refuses what the platform
@@ -48,11 +51,15 @@ class TestbedEnvironment(ConfigurableResource):
                                                    "else DEPLOY_TARGET, else local)")
     state_dir: str | None = Field(None, description="environments live in <state_dir>/envs/<id>/ "
                                                     "(default: TESTBED_STATE_DIR)")
+    catalog_path: str | None = Field(None, description="the release catalog file (default: "
+                                                       "TESTBED_CATALOG, else the package's)")
     keep_on_failure: bool = Field(False, description="leave a failed environment's files for "
                                                      "debugging (the reaper removes them later)")
     ttl_hours: float = Field(4.0, description="after this the reaper may remove the environment")
     parallel_deploy: bool = Field(True, description="deploy the run's releases side by side "
                                                     "(false: one after the other)")
+    report_dir: str | None = Field(None, description="write report.json and junit.xml of the run "
+                                                     "into this directory when it ends")
     ready_timeout_seconds: float = 60.0
     job_timeout_seconds: float = 300.0
     stop_grace_seconds: float = 10.0
@@ -71,7 +78,7 @@ class TestbedEnvironment(ConfigurableResource):
             self._run_id = context.run.run_id
             tag = context.run.tags.get(SERVICES_TAG, "")
             services = tuple(kind for kind in tag.split(",") if kind)
-        self._catalog = load_catalog()
+        self._catalog = self._load_catalog()
         self._platform = make_platform(self.platform or platform_name(),
                                        self.state_dir or str(state_dir()),
                                        self.ready_timeout_seconds, self.stop_grace_seconds)
@@ -82,16 +89,24 @@ class TestbedEnvironment(ConfigurableResource):
         if self._env is not None and not self._env.torn_down:
             report = self._env.teardown()
             if context.log:
-                context.log.info(f"resource teardown of {report.env_id} ({report.seconds}s): "
-                                 f"stopped {report.stopped}, leftovers {report.leftovers}")
+                # The typed report, for run reports (the teardown step, which would carry it,
+                # did not run).
+                context.log.info(TEARDOWN_LOG + report.model_dump_json())
+        if self.report_dir and context.instance is not None:
+            reports.write(reports.build(context.instance, self._run_id),
+                          Path(self.report_dir).expanduser())
 
     # --- used by assets and checks ---------------------------------------------------------------
 
     @property
     def catalog(self) -> Catalog:
         if self._catalog is None:
-            self._catalog = load_catalog()
+            self._catalog = self._load_catalog()
         return self._catalog
+
+    def _load_catalog(self) -> Catalog:
+        return load_catalog(Path(self.catalog_path).expanduser() if self.catalog_path
+                            else catalog_file())
 
     @property
     def environment(self) -> Environment:

@@ -105,6 +105,7 @@ class TeardownEntry(BaseModel):
 
 class TeardownReport(BaseModel):
     env_id: str
+    platform: str = ""
     entries: list[TeardownEntry] = Field(default_factory=list)
     leftovers: list[str] = Field(default_factory=list)  # still there afterwards: should be empty
     kept_dir: str | None = None  # set when keep_on_failure kept a failed environment's files

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
 
+from resources import progress
 from resources.model.catalog import ReleaseSpec
 from resources.model.facts import Deployment, Facts, JobResult
 from resources.model.ledger import (
@@ -129,7 +130,19 @@ class Environment:
                             f"or the environment is being torn down")
         with self.lock:
             self.services[service.name] = service
-        self.platform.start(self, service)
+        progress.emit("service", service.name, "starting", owner=service.owner)
+        began = time.monotonic()
+        try:
+            self.platform.start(self, service)
+        except Cancelled:
+            progress.emit("service", service.name, "cancelled", owner=service.owner)
+            raise
+        except Exception as exc:
+            progress.emit("service", service.name, "failed", owner=service.owner,
+                          error=str(exc).splitlines()[0][:200])
+            raise
+        progress.emit("service", service.name, "ready", owner=service.owner,
+                      seconds=round(time.monotonic() - began, 2))
         return service
 
     # --- releases --------------------------------------------------------------------------------
@@ -162,7 +175,14 @@ class Environment:
     def _deploy_one(self, spec: ReleaseSpec) -> None:
         with self._key_lock(f"release {spec.name}"):
             if spec.name not in self.deployments:
-                deployment = self.platform.deploy(self, spec)
+                progress.emit("release", spec.name, "deploying", version=spec.version)
+                try:
+                    deployment = self.platform.deploy(self, spec)
+                except BaseException as exc:
+                    progress.emit("release", spec.name,
+                                  "cancelled" if isinstance(exc, Cancelled) else "failed")
+                    raise
+                progress.emit("release", spec.name, "ready", seconds=deployment.startup_seconds)
                 with self.lock:
                     self.deployments[spec.name] = deployment
 
@@ -202,6 +222,7 @@ class Environment:
             self._tearing_down = True
             self.cancel.set()  # a deploy still waiting gives up instead of racing the teardown
         began = time.monotonic()
+        progress.emit("teardown", self.state.env_id, "starting")
         with self._key_lock("teardown"):  # one teardown at a time; stops run in worker threads
             with self.lock:
                 keep = self.state.failed and self.state.keep_on_failure
@@ -229,7 +250,10 @@ class Environment:
             with self.lock:
                 self._live.clear()
                 self.torn_down = True
-            return TeardownReport(env_id=self.state.env_id, entries=entries, leftovers=leftovers,
+            progress.emit("teardown", self.state.env_id, "done", items=len(entries),
+                          seconds=round(time.monotonic() - began, 2), left=len(leftovers))
+            return TeardownReport(env_id=self.state.env_id, platform=self.platform.name,
+                                  entries=entries, leftovers=leftovers,
                                   kept_dir=str(self.path) if keep and self.path.exists() else None,
                                   seconds=round(time.monotonic() - began, 2))
 
@@ -270,9 +294,15 @@ def run_acceptance_job(env: Environment, spec: ReleaseSpec, timeout: float = 300
     """The release's own end-to-end job: SparkPi via spark-submit to a master, or a Connect probe.
     Both leave a probe table in the release's metastore and an application in its event log."""
     deployment = env.deployments[spec.name]
-    if "master" in spec.components:
-        return env.platform.submit(env, deployment, "sparkpi", ["10", probe_table(spec)], timeout)
-    return env.platform.connect_job(env, deployment, probe_table(spec), timeout)
+    job = "sparkpi" if "master" in spec.components else "connect_probe"
+    progress.emit("job", f"{spec.name} {job}", "running")
+    if job == "sparkpi":
+        result = env.platform.submit(env, deployment, "sparkpi", ["10", probe_table(spec)], timeout)
+    else:
+        result = env.platform.connect_job(env, deployment, probe_table(spec), timeout)
+    progress.emit("job", f"{spec.name} {job}", "done" if result.returncode == 0 else "failed",
+                  seconds=result.seconds)
+    return result
 
 
 def run_acceptance_jobs(env: Environment, specs: list[ReleaseSpec], timeout: float = 300.0,
