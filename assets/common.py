@@ -4,29 +4,43 @@ and the explicit teardown step at the end of a job."""
 from collections.abc import Callable
 
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetObservation,
     MaterializeResult,
     MetadataValue,
     asset,
     asset_check,
 )
 
+from resources import progress
 from resources.criteria.release_checks import nothing_left
 from resources.environment import TestbedEnvironment
 from resources.model.verdict import Verdict
-
-TEARDOWN_METADATA = "teardown"  # the typed report, as JSON (the CLI prints from it)
+from resources.reports import TEARDOWN_METADATA  # the typed report, as JSON (reports read it)
 
 
 def to_result(verdict: Verdict, testbed: TestbedEnvironment,
               asset_key: AssetKey | None = None, check_name: str | None = None,
-              severity: AssetCheckSeverity = AssetCheckSeverity.ERROR) -> AssetCheckResult:
+              severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
+              context=None) -> AssetCheckResult:
+    """The verdict as a check result. With the step's context, its numbers (latencies, seconds)
+    are also an observation of the asset, `<check>/<name>`: the UI plots those across runs."""
     if not verdict.passed and severity == AssetCheckSeverity.ERROR:
         testbed.mark_failed()
+    numbers = {f"{check_name}/{name}": value for name, value in verdict.metadata.items()
+               if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    if context is not None and asset_key is not None and numbers:
+        getattr(context, "op_execution_context", context).log_event(
+            AssetObservation(asset_key=asset_key, metadata=numbers))
+    result = "PASS" if verdict.passed else ("FAIL" if severity == AssetCheckSeverity.ERROR
+                                             else "WARN")
+    progress.emit("check", f"{asset_key.to_user_string() if asset_key else ''} {check_name or ''}"
+                  .strip(), result, description=verdict.message[:300])
     return AssetCheckResult(
         passed=verdict.passed, asset_key=asset_key, check_name=check_name, severity=severity,
         description=verdict.message,
@@ -53,8 +67,11 @@ def verdict_check(asset_key: AssetKey, name: str, description: str,
     def decorate(fn: Callable[..., Verdict]):
         @asset_check(asset=asset_key, name=name, blocking=True, description=description,
                      additional_deps=list(additional_deps) or None)
-        def check(testbed: TestbedEnvironment) -> AssetCheckResult:
-            return guarded(testbed, lambda: to_result(fn(testbed, *inputs(testbed)), testbed))
+        def check(context: AssetCheckExecutionContext,
+                  testbed: TestbedEnvironment) -> AssetCheckResult:
+            return guarded(testbed, lambda: to_result(fn(testbed, *inputs(testbed)), testbed,
+                                                      asset_key=asset_key, check_name=name,
+                                                      context=context))
 
         return check
 
@@ -88,6 +105,7 @@ def teardown_asset(key: AssetKey, deps: list[AssetKey], group: str):
             "kept_dir": report.kept_dir or "none",
             "seconds": report.seconds,
             TEARDOWN_METADATA: MetadataValue.json(report.model_dump(mode="json"))})
-        yield to_result(nothing_left(report), testbed, check_name="nothing_left")
+        yield to_result(nothing_left(report), testbed, asset_key=key, check_name="nothing_left",
+                        context=context)
 
     return teardown

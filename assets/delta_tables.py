@@ -9,6 +9,7 @@ of the protocol) and with the Spark releases, and compare with what the script i
 from enum import Enum
 
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
@@ -183,12 +184,14 @@ def cross_version_check(reader_deps: list[AssetKey]):
                  description="The table written by one release (Spark 3.5 + Delta 3.3) is read "
                              "identically by the other (Spark 4.1 + its own Delta, via Connect, "
                              "the release upstream) and by delta-rs: can they share storage?")
-    def cross_version_readable(testbed: TestbedEnvironment) -> AssetCheckResult:
+    def cross_version_readable(context: AssetCheckExecutionContext,
+                               testbed: TestbedEnvironment) -> AssetCheckResult:
         seeded, expected = _seeded(testbed)
         if seeded.engine != "spark":
             return to_result(Verdict(False, "not evaluated: light mode (engine deltars) wrote "
                                             "with delta-rs, no Spark release is in this run"),
-                             testbed, severity=AssetCheckSeverity.WARN)
+                             testbed, asset_key=SEEDED, check_name="cross_version_readable",
+                             severity=AssetCheckSeverity.WARN)
 
         def gather() -> AssetCheckResult:
             reader = testbed.release_where(*READER)
@@ -199,7 +202,9 @@ def cross_version_check(reader_deps: list[AssetKey]):
                 readings[label] = connect_read_delta(deployment.endpoints.connect, seeded.path)
             except Exception as exc:  # the check says why
                 readings[label] = f"{type(exc).__name__}: {str(exc)[:500]}"
-            return to_result(delta_checks.cross_version_readable(expected, readings), testbed)
+            return to_result(delta_checks.cross_version_readable(expected, readings), testbed,
+                             asset_key=SEEDED, check_name="cross_version_readable",
+                             context=context)
 
         return guarded(testbed, gather)
 

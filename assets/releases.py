@@ -76,6 +76,9 @@ def releases_asset(catalog: Catalog):
                 **endpoints,
                 "startup_seconds": deployment.startup_seconds,
                 "component_ready_seconds": MetadataValue.json(deployment.component_seconds),
+                # One number per component as well: the UI plots them across runs.
+                **{f"ready_seconds/{kind}": seconds
+                   for kind, seconds in deployment.component_seconds.items()},
                 "rss_mb": round(rss_bytes(pids) / 2**20, 1),
             })
 
@@ -85,9 +88,11 @@ def releases_asset(catalog: Catalog):
 def release_ready_check(spec: ReleaseSpec):
     @asset_check(asset=release_key(spec), name="release_ready", blocking=True,
                  description="Every component of the release answers its readiness probe.")
-    def release_ready(testbed: TestbedEnvironment) -> AssetCheckResult:
+    def release_ready(context: AssetCheckExecutionContext,
+                      testbed: TestbedEnvironment) -> AssetCheckResult:
         return guarded(testbed, lambda: to_result(
-            release_checks.release_ready(testbed.facts(spec.name)), testbed))
+            release_checks.release_ready(testbed.facts(spec.name)), testbed,
+            asset_key=release_key(spec), check_name="release_ready", context=context))
 
     return release_ready
 
@@ -123,7 +128,7 @@ def job_checks(catalog: Catalog):
         results = guarded(testbed, lambda: testbed.job_results([spec for spec, *_ in selected]))
         for spec, name, verdict_of in selected:
             yield to_result(verdict_of(results[spec.name]), testbed,
-                            asset_key=release_key(spec), check_name=name)
+                            asset_key=release_key(spec), check_name=name, context=context)
 
     return release_jobs
 
@@ -156,7 +161,8 @@ def isolation_check(catalog: Catalog, name: str, description: str,
             verdict = guarded(testbed, judge)
             severity = AssetCheckSeverity.ERROR
         for key in keys:
-            yield to_result(verdict, testbed, asset_key=key, check_name=name, severity=severity)
+            yield to_result(verdict, testbed, asset_key=key, check_name=name, severity=severity,
+                            context=context)
 
     return isolation
 

@@ -1,7 +1,8 @@
 """The UI a user sees, in a real browser: `dagster dev` (started here, own DAGSTER_HOME, own port)
 driven by Debian's chromium through Playwright. Every asset group the Definitions hold is shown, a
-release's Checks tab lists its checks, an asset materialized from the UI reaches Success, and the
-daemon's teardown sensor then runs environment_teardown for it. With the same `dagster dev`, a
+release's Checks tab lists its checks, an asset materialized from the UI reaches Success, the
+daemon's teardown sensor then runs environment_teardown for it, and the asset's numbers are plotted
+across two runs (TESTBED_UI_SCREENSHOTS=docs refreshes the README's picture). With the same `dagster dev`, a
 failed check of a launched run reaches a real AlertManager through the daemon's alert sensor."""
 
 import os
@@ -164,6 +165,38 @@ def test_groups_checks_and_a_materialization_from_the_browser(dagster_dev, page,
     # Teardown layer 3 with the real daemon: the finished run gets its teardown run.
     teardown = _teardown_run(dagster_dev, run["runId"], timeout=120)
     assert teardown == {"jobName": "environment_teardown", "status": "SUCCESS"}, teardown
+
+    # Its numbers, plotted across runs: materialize it once more, then open its Plots tab.
+    page.goto(f"{dagster_dev}/assets/{CHEAP_ASSET}")
+    page.locator("button", has_text="Materialize").first.click()
+    second = _wait_for_new_run(dagster_dev, run["runId"], timeout=240)
+    assert second and second["status"] == "SUCCESS", (second, _errors(dagster_dev, second))
+    page.goto(f"{dagster_dev}/assets/{CHEAP_ASSET}?view=overview")
+    page.locator("button", has_text="Plots").first.click()  # the Metadata section's toggle
+    for number in ("amtool_seconds", "receivers"):
+        expect(page.get_by_text(number, exact=True).first).to_be_visible(timeout=60_000)
+    expect(page.locator("canvas, svg").first).to_be_visible(timeout=60_000)
+    shots = Path(os.environ.get("TESTBED_UI_SCREENSHOTS", tmp_path))  # docs/ for the README
+    page.screenshot(path=str(shots / "asset-plots.png"), full_page=False)
+    assert (shots / "asset-plots.png").stat().st_size > 10_000
+
+
+def _wait_for_new_run(url: str, after: str, timeout: float) -> dict | None:
+    """The newest materialization of CHEAP_ASSET other than `after`, once it has finished (the
+    daemon's teardown runs come and go meanwhile)."""
+    query = ("{ runsOrError(limit: 10) { ... on Runs { results { runId status "
+             "assetSelection { path } } } } }")
+    deadline = time.monotonic() + timeout
+    run = None
+    while time.monotonic() < deadline:
+        runs = _graphql(url, query)["runsOrError"]["results"]
+        run = next((r for r in runs if r["runId"] != after and
+                    {"/".join(a["path"]) for a in r["assetSelection"] or []} == {CHEAP_ASSET}),
+                   None)
+        if run and run["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
+            return run
+        time.sleep(1)
+    return run
 
 
 def _wait_finished(url: str, run_id: str, timeout: float) -> str | None:
