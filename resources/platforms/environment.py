@@ -139,7 +139,7 @@ class Environment:
             raise
         except Exception as exc:
             progress.emit("service", service.name, "failed", owner=service.owner,
-                          error=str(exc).splitlines()[0][:200])
+                          error=(str(exc).splitlines() or [type(exc).__name__])[0][:200])
             raise
         progress.emit("service", service.name, "ready", owner=service.owner,
                       seconds=round(time.monotonic() - began, 2))

@@ -23,13 +23,7 @@ import psutil
 from resources import hive
 from resources.model.catalog import ReleaseSpec
 from resources.model.errors import ConfigError
-from resources.model.facts import (
-    ComponentFacts,
-    Deployment,
-    Facts,
-    HistoryApp,
-    JobResult,
-)
+from resources.model.facts import ComponentFacts, Deployment, Facts, HistoryApp, JobResult
 from resources.model.ledger import DirectoryHandle, Handle, ProcessHandle
 from resources.platforms.base import Environment, Platform, remove_tree
 from resources.ports import HOST, port_taken
@@ -49,12 +43,7 @@ from resources.processes import (
 from resources.processes import start as start_process
 from resources.services.base import KINDS, Service, service_kind
 from resources.services.postgres import PostgresServer
-from resources.services.spark import (
-    PORT_ROLES,
-    SparkRelease,
-    check_java,
-    check_release_installed,
-)
+from resources.services.spark import PORT_ROLES, SparkRelease, check_java, check_release_installed
 
 JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs"
 

@@ -24,13 +24,7 @@ from resources.probes import HttpJson, LogContains, Probe, TcpOpen, all_of
 from resources.processes import ProcessSpec
 from resources.services.base import Service
 from resources.services.class_archive import ClassArchive
-from resources.settings import (
-    ivy_dir,
-    java_home_setting,
-    job_python,
-    release_jars,
-    spark_home,
-)
+from resources.settings import ivy_dir, java_home_setting, job_python, release_jars, spark_home
 
 JDBC_JAR = Path("/usr/share/java/postgresql.jar")
 # For the daemons, drivers and the Connect server (not executors): a test environment's JVMs live
