@@ -1,9 +1,7 @@
-"""AlertManager + Prometheus for an environment, and the webhook receiver that records deliveries.
-
-Both servers come from Debian (`prometheus-alertmanager`, `prometheus`) and run as our own child
-processes: own ports on 127.0.0.1, own storage dirs, no gossip (`--cluster.listen-address=`).
-Prometheus gets `--rules.alert.resend-delay=1s` and `--web.external-url`; without them its first
-alert waits about a minute. Configs are validated with amtool/promtool before they are loaded.
+"""Alerting for an environment: the configs a team ships (rendered here, or a user's file),
+validated with amtool/promtool before they are loaded, and the stack that runs them: AlertManager
+and Prometheus (services in resources/services, Debian's binaries) and the webhook receiver that
+records what AlertManager delivers.
 """
 
 import subprocess
