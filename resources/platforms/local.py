@@ -27,7 +27,7 @@ from resources.model.facts import ComponentFacts, Deployment, Facts, HistoryApp,
 from resources.model.ledger import DirectoryHandle, Handle, ProcessHandle
 from resources.platforms.base import Environment, Platform, remove_tree
 from resources.ports import HOST, port_taken
-from resources.probes import Cancelled, Probe
+from resources.probes import Cancelled, Probe, wait_for
 from resources.processes import (
     MARKER,
     ComponentStartError,
@@ -185,13 +185,14 @@ class LocalPlatform(Platform):
         db_name = jdbc_url.rsplit("/", 1)[-1]
         postgres: PostgresServer = env.services["postgres"]  # type: ignore[assignment]
         history_url = deployment.endpoints.history_ui
+        reads = history_log_dir(history_url)
         return Facts(
             release=spec.name, version=spec.version, components=components,
             metastore_uri=deployment.endpoints.metastore, metastore_db=db_name,
             metastore_tables=postgres.metastore_tables(db_name),
             event_log_dir=deployment.endpoints.event_log_dir,
-            history_log_dir=history_log_dir(history_url),
-            history_apps=history_apps(history_url))
+            history_log_dir=reads,
+            history_apps=settled_history_apps(history_url, Path(reads)))
 
     # --- jobs ------------------------------------------------------------------------------------
 
@@ -309,6 +310,22 @@ def history_apps(history_url: str) -> list[HistoryApp]:
         apps.append(HistoryApp(id=app["id"], name=app.get("name", ""),
                                spark_version=attempts[-1].get("appSparkVersion", "unknown")))
     return apps
+
+
+def settled_history_apps(history_url: str, log_dir: Path,
+                         timeout: float = 20.0) -> list[HistoryApp]:
+    """What the History Server lists once it has caught up with its event-log dir: it scans every
+    spark.history.fs.update.interval (1 s here), so a job that just ended is not listed yet. Waits
+    (bounded) until it lists as many applications as the dir holds logs; then, or at the timeout,
+    returns what it lists: the check judges that."""
+    def logs() -> int:
+        try:
+            return sum(1 for entry in log_dir.iterdir() if not entry.name.startswith("."))
+        except OSError:
+            return 0
+
+    return wait_for(lambda: history_apps(history_url), lambda apps: len(apps) >= logs(),
+                    timeout, interval=0.25)
 
 
 def history_log_dir(history_url: str) -> str:
