@@ -36,7 +36,10 @@ class Progress(logging.Handler):
         self.console = console or Console()
         self.began = time.monotonic()
         self.rows: dict[str, tuple[str, str, float]] = {}  # name -> (kind, state, since)
-        self.lock = threading.RLock()  # the refresh thread redraws while events arrive
+        # Guards rows while the refresh thread redraws. Not `self.lock`: logging.Handler holds that
+        # one around emit(), and emit() prints through the Live, whose refresh thread holds its own
+        # lock while it asks for the table (one lock for both would deadlock).
+        self.rows_lock = threading.Lock()
         self.live: Live | None = None
 
     # --- logging.Handler ---------------------------------------------------------------------------
@@ -45,18 +48,18 @@ class Progress(logging.Handler):
         event = getattr(record, "testbed", None)
         if event is None:
             return
-        with self.lock:
-            if self.live is None:
-                self._line(event)
-                return
-            if event["kind"] == "check":
-                result = event["state"]
-                self.console.print(f"[{STYLE.get(result, '')}]{result:4}[/] {event['name']}  "
-                                   f"[dim]{event.get('description', '')[:120]}[/]")
-            elif event["kind"] == "teardown" and event["state"] == "done":
-                self.console.print(f"teardown of {event['name']}: {event['items']} items in "
-                                   f"{event['seconds']}s, {event['left']} left")
-            else:
+        if self.live is None:
+            self._line(event)  # logging.Handler serializes emit(): whole lines
+            return
+        if event["kind"] == "check":
+            result = event["state"]
+            self.console.print(f"[{STYLE.get(result, '')}]{result:4}[/] {event['name']}  "
+                               f"[dim]{event.get('description', '')[:120]}[/]")
+        elif event["kind"] == "teardown" and event["state"] == "done":
+            self.console.print(f"teardown of {event['name']}: {event['items']} items in "
+                               f"{event['seconds']}s, {event['left']} left")
+        else:
+            with self.rows_lock:
                 self.rows[event["name"]] = (event["kind"], describe(event), time.monotonic())
             self.live.refresh()
 
@@ -74,7 +77,7 @@ class Progress(logging.Handler):
                            soft_wrap=True)
 
     def _table(self) -> Table:
-        with self.lock:
+        with self.rows_lock:
             rows = list(self.rows.items())
         table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
         table.add_column("WHAT", no_wrap=True)

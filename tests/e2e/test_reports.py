@@ -28,7 +28,7 @@ TESTBED = str(Path(sys.executable).parent / "testbed")
 ALERTING_CHECKS = 8  # 2 on the config, 1 on the rules, 4 on the stack, nothing_left
 
 
-def in_a_terminal(argv: list[str], env: dict, timeout: float = 300) -> tuple[int, str]:
+def in_a_terminal(argv: list[str], env: dict, timeout: float = 120) -> tuple[int, str]:
     """Run argv with a pseudo-terminal as its stdout and stderr; returns (exit code, output)."""
     leader, follower = pty.openpty()
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower,
