@@ -1,15 +1,25 @@
-"""MySQL CDC as assets: a real MariaDB source, a binlog stream into Delta, the Delta mirror.
+"""MySQL CDC as assets: a real MariaDB source, a CDC stream into Delta, the Delta mirror.
 
 `cdc/mysql_source` deploys MariaDB (binlog ROW/FULL, full row metadata) with `shop.products`;
-`cdc/stream` starts the stream for this environment (bronze change table + mirror); `cdc/products_mirror`
-is the mirror. The checks drive real workloads on the source and judge what the stream captured.
+`cdc/stream` starts the stream for this environment (bronze change table + mirror) on the engine its
+config names (`binlog`, the default, or `debezium`); `cdc/products_mirror` is the mirror. The checks
+drive real workloads on the source and judge what the stream captured, the same on every engine.
 """
 
 import threading
 import time
 from decimal import Decimal
+from enum import Enum
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
 
 from assets.common import verdict_check
 from resources import cdc, delta
@@ -27,6 +37,22 @@ SOURCE_SLOT: Slot[MariaDBServer] = Slot("cdc/source")
 STREAM_SLOT: Slot[cdc.CdcStream] = Slot("cdc/stream")
 # Service kinds these assets start (the job's preflight refuses a platform that cannot).
 SERVICES = (MariaDBServer.kind,)
+
+
+class Engine(str, Enum):
+    binlog = "binlog"
+    debezium = "debezium"
+
+
+class StreamConfig(Config):
+    engine: Engine = Field(
+        default=Engine.binlog,
+        description="What reads the source: `binlog` (mysql-replication in the orchestrator) or "
+                    "`debezium` (Debezium 3.5's embedded engine in its own JVM).")
+    server_id: int = Field(
+        default=0, ge=0, lt=2**32,
+        description="The binlog reader's server id, unique among the source's readers; 0 picks "
+                    "the engine's default (binlog 4242, debezium 5400).")
 
 
 @asset(key=SOURCE, group_name="cdc", kinds={"mariadb"},
@@ -50,9 +76,11 @@ def mysql_source(context: AssetExecutionContext, testbed: TestbedEnvironment) ->
 
 
 @asset(key=STREAM, group_name="cdc", deps=[SOURCE], kinds={"delta"},
-       description="The binlog stream for this environment: change records land in a bronze Delta "
-                   "table and are applied to the mirror; the position is checkpointed per flush.")
-def stream(context: AssetExecutionContext, testbed: TestbedEnvironment) -> MaterializeResult:
+       description="The CDC stream for this environment (engine binlog or debezium): change records "
+                   "land in a bronze Delta table and are applied to the mirror, whole transactions "
+                   "at a time; the position is checkpointed per flush.")
+def stream(context: AssetExecutionContext, config: StreamConfig,
+           testbed: TestbedEnvironment) -> MaterializeResult:
     env = testbed.environment
     server = testbed.recall(SOURCE_SLOT)
     root = env.platform.tables_root
@@ -62,13 +90,17 @@ def stream(context: AssetExecutionContext, testbed: TestbedEnvironment) -> Mater
     for path in (bronze, mirror):
         env.record_table(path, owner="cdc")
     cdc.create_tables(bronze, mirror)
-    running = cdc.CdcStream(server.cdc, bronze, mirror, env.path / "cdc-checkpoint.json")
+    running = cdc.open_stream(config.engine.value, server.cdc, bronze, mirror, env.path / "cdc",
+                              server_id=config.server_id or None, launch=env.start)
+    started = time.perf_counter()
     running.start()
     env.adopt("cdc stream", "cdc", running.stop)
     testbed.remember(STREAM_SLOT, running)
     file, pos = running.position()
     return MaterializeResult(metadata={"bronze": MetadataValue.path(bronze),
                                        "mirror": MetadataValue.path(mirror),
+                                       "engine": running.engine, "server_id": running.server_id,
+                                       "ready_seconds": round(time.perf_counter() - started, 3),
                                        "position": f"{file}:{pos}"})
 
 
@@ -77,6 +109,7 @@ def stream(context: AssetExecutionContext, testbed: TestbedEnvironment) -> Mater
 def products_mirror(context: AssetExecutionContext, testbed: TestbedEnvironment) -> MaterializeResult:
     running = testbed.recall(STREAM_SLOT)
     return MaterializeResult(metadata={"path": MetadataValue.path(running.mirror),
+                                       "engine": running.engine,
                                        "rows": delta.table(running.mirror).count(),
                                        "stream": str(running.stats),
                                        "reconnects": len(running.reconnects)})
@@ -143,7 +176,18 @@ def _source_and_stream(testbed: TestbedEnvironment) -> tuple:
 
 
 def _check(asset_key: AssetKey, name: str, description: str):
-    return verdict_check(asset_key, name, description, _source_and_stream)
+    """A CDC check: its verdict names the engine that captured what it judged."""
+
+    def decorate(fn):
+        def on_engine(testbed, server, running) -> Verdict:
+            judged = fn(testbed, server, running)
+            return Verdict(judged.passed, f"{running.engine} engine: {judged.message}",
+                           {**judged.metadata, "engine": running.engine})
+
+        on_engine.__name__ = fn.__name__
+        return verdict_check(asset_key, name, description, _source_and_stream)(on_engine)
+
+    return decorate
 
 
 @_check(STREAM, "bulk_insert_captured",
@@ -216,7 +260,7 @@ def resume_without_loss(testbed, server, running) -> Verdict:
     running.stop()  # mid-workload
     writer.join()
     _execute(server, [("UPDATE products SET stock = stock + 1 WHERE id >= 4000", ())])
-    restarted = cdc.CdcStream(running.creds, running.bronze, running.mirror, running.checkpoint)
+    restarted = running.restarted()
     restarted.start()
     testbed.environment.adopt("cdc stream (restarted)", "cdc", restarted.stop)
     testbed.remember(STREAM_SLOT, restarted)

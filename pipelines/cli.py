@@ -18,6 +18,7 @@ from resources.model.ledger import TeardownReport
 from resources.settings import catalog_file, dagster_home, platform_name, state_dir
 
 SEEDED_OP = "delta__seeded_table"
+STREAM_OP = "cdc__stream"
 
 
 def check_table(evaluations) -> tuple[str, int]:
@@ -113,7 +114,8 @@ def preflight(catalog, catalog_path: Path, job) -> None:
 
 
 def run(job_name: str, keep_on_failure: bool, seed_config: dict | None = None,
-        catalog_path: str | None = None, report_dir: str | None = None) -> int:
+        catalog_path: str | None = None, report_dir: str | None = None,
+        stream_config: dict | None = None) -> int:
     from pipelines.jobs import LIGHT_SELECTION
     from pipelines.progress import Progress
     from resources import reports
@@ -139,7 +141,13 @@ def run(job_name: str, keep_on_failure: bool, seed_config: dict | None = None,
             print(f"testbed: --engine/--rows apply to jobs with delta/seeded_table "
                   f"(test_infrastructure), not {job_name}", file=sys.stderr)
             return 2
-        run_config["ops"] = {SEEDED_OP: {"config": seed_config}}
+        run_config.setdefault("ops", {})[SEEDED_OP] = {"config": seed_config}
+    if stream_config:
+        if STREAM_OP not in {node.name for node in job.nodes}:
+            print(f"testbed: --cdc-engine applies to jobs with cdc/stream (cdc, "
+                  f"test_infrastructure), not {job_name}", file=sys.stderr)
+            return 2
+        run_config.setdefault("ops", {})[STREAM_OP] = {"config": stream_config}
     try:
         preflight(catalog, path, job)
     except ConfigError as exc:
@@ -208,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--engine", choices=["spark", "deltars"],
                             help="Delta writer for delta/seeded_table (default spark)")
     run_parser.add_argument("--rows", type=int, help="seed rows for delta/seeded_table")
+    run_parser.add_argument("--cdc-engine", choices=["binlog", "debezium"],
+                            help="what reads the CDC source for cdc/stream (default binlog)")
     run_parser.add_argument("--catalog", metavar="FILE",
                             help="a release catalog of your own (default: TESTBED_CATALOG, else "
                                  "the package's resources/catalog.yaml)")
@@ -232,7 +242,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     seed_config = {k: v for k, v in (("engine", args.engine), ("rows", args.rows)) if v is not None}
-    return run(args.job, args.keep_on_failure, seed_config, args.catalog, args.report_dir)
+    stream_config = {"engine": args.cdc_engine} if args.cdc_engine else None
+    return run(args.job, args.keep_on_failure, seed_config, args.catalog, args.report_dir,
+               stream_config)
 
 
 if __name__ == "__main__":

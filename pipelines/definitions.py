@@ -8,6 +8,8 @@ from pipelines.check_alerts import AlertSink
 from pipelines.jobs import (
     alerting_job,
     alerting_teardown,
+    cdc_job,
+    cdc_teardown,
     coexistence_job,
     test_infrastructure_job,
     test_infrastructure_teardown,
@@ -27,9 +29,9 @@ def build_definitions(catalog: Catalog, testbed: TestbedEnvironment | None = Non
     coexistence = coexistence_job(catalog)
     return Definitions(
         assets=release_assets + delta_assets + cdc_assets + alerting_assets
-        + [test_infrastructure_teardown(catalog), alerting_teardown()],
+        + [test_infrastructure_teardown(catalog), alerting_teardown(), cdc_teardown()],
         asset_checks=release_checks + delta_checks + cdc_checks + alerting_checks,
-        jobs=[coexistence, test_infrastructure_job(catalog), alerting_job(),
+        jobs=[coexistence, test_infrastructure_job(catalog), alerting_job(), cdc_job(),
               sensors.environment_teardown, sensors.sweep],
         schedules=[nightly_coexistence(coexistence), sensors.reaper],
         sensors=sensors.sensors(),

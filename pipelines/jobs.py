@@ -65,6 +65,22 @@ def test_infrastructure_job(catalog: Catalog):
 LIGHT_SELECTION = [*INFRA_ASSETS, INFRA_TEARDOWN]
 
 
+CDC_ASSETS = [cdc.SOURCE, cdc.STREAM, cdc.MIRROR]
+CDC_TEARDOWN = AssetKey(["cdc", "teardown"])
+
+
+def cdc_teardown():
+    return teardown_asset(CDC_TEARDOWN, CDC_ASSETS, group="cdc")
+
+
+def cdc_job():
+    return environment_job(
+        "cdc", AssetSelection.assets(*CDC_ASSETS), CDC_TEARDOWN,
+        "Seed 003 story 3 alone: a MariaDB source, a CDC stream into Delta on the engine the "
+        "stream's config names (binlog or debezium), the mirror; bulk capture, transaction "
+        "order, mirror equality, resume without loss; tear down.", services=cdc.SERVICES)
+
+
 def alerting_teardown():
     return teardown_asset(ALERTING_TEARDOWN, ALERTING_ASSETS, group="alerting")
 

@@ -4,6 +4,7 @@ One directory per version (`pip install --target`), SPARK_HOME = <dir>/pyspark. 
 in <cache>/wheels, so a re-install takes seconds; a present release is a no-op.
 """
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,15 @@ import time
 from pathlib import Path
 
 from resources.model.catalog import ReleaseSpec, load_catalog
-from resources.settings import cache_dir, catalog_file, ivy_dir, release_jars, spark_home
+from resources.services.debezium import VERSION as DEBEZIUM_VERSION
+from resources.settings import (
+    cache_dir,
+    catalog_file,
+    debezium_dir,
+    ivy_dir,
+    release_jars,
+    spark_home,
+)
 
 
 class InstallError(RuntimeError):
@@ -83,12 +92,47 @@ def resolve_jars(spec: ReleaseSpec) -> list[Path]:
     return jars
 
 
+DEBEZIUM_SOURCES = Path(__file__).parent / "debezium"  # pom.xml + TestbedEngine.java
+
+
+def install_debezium() -> Path:
+    """The Debezium embedded engine: its jars (Maven, from resources/debezium/pom.xml) and
+    TestbedEngine compiled against them. Stamped with the inputs' hash: a no-op when unchanged."""
+    home = debezium_dir() / DEBEZIUM_VERSION
+    pom, source = DEBEZIUM_SOURCES / "pom.xml", DEBEZIUM_SOURCES / "TestbedEngine.java"
+    want = hashlib.sha256(pom.read_bytes() + source.read_bytes()).hexdigest()[:16]
+    stamp = home / ".installed"
+    if stamp.exists() and stamp.read_text() == want:
+        return home
+    for tool in ("mvn", "javac"):
+        if not shutil.which(tool):
+            raise InstallError(f"{tool} is missing: the Debezium engine is resolved with Maven and "
+                               f"compiled with javac (apt-get install maven openjdk-17-jdk-headless)")
+    started = time.monotonic()
+    shutil.rmtree(home, ignore_errors=True)
+    jars, classes = home / "jars", home / "classes"
+    done = subprocess.run(["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+                           f"-DoutputDirectory={jars}"], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise InstallError(f"resolving Debezium {DEBEZIUM_VERSION} from Maven Central failed:\n"
+                           f"{(done.stdout + done.stderr).strip()[-1500:]}")
+    done = subprocess.run(["javac", "-d", str(classes), "-cp", f"{jars}/*", str(source)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise InstallError(f"compiling {source.name} failed:\n{done.stderr.strip()[-1500:]}")
+    stamp.write_text(want)
+    print(f"setup: Debezium {DEBEZIUM_VERSION} engine in {home} ({len(list(jars.glob('*.jar')))} jars, "
+          f"{time.monotonic() - started:.0f}s)", flush=True)
+    return home
+
+
 def main() -> None:
     catalog = load_catalog(catalog_file())
     try:
         for spec in catalog.releases:
             install_spark(spec.version)
             resolve_jars(spec)
+        install_debezium()
     except InstallError as exc:
         sys.exit(f"setup: {exc}")
     print(f"setup: ready ({', '.join(f'{s.name} {s.version}' for s in catalog.releases)}; "

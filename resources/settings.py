@@ -44,6 +44,11 @@ def release_jars(release: str) -> Path:
     return cache_dir() / "jars" / release
 
 
+def debezium_dir() -> Path:
+    """The Debezium embedded engine: its Maven jars and the compiled TestbedEngine (make setup)."""
+    return cache_dir() / "debezium"
+
+
 def ivy_dir(release: str) -> Path:
     """The release's own Ivy cache (spark.jars.ivy), so releases never share resolved jars."""
     return cache_dir() / "ivy" / release

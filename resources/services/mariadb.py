@@ -129,7 +129,8 @@ class MariaDBServer(Service):
         return SocketAnswers(self.socket)
 
     def bootstrap(self) -> None:
-        """The app user owns `shop`; the CDC user may only read the binlog."""
+        """The app user owns `shop`; the CDC user may read the binlog, and `shop`'s tables (Debezium
+        reads their structure; the binlog engine needs no SELECT)."""
         conn = mysql.connector.connect(unix_socket=self.socket, user="root")
         try:
             cursor = conn.cursor()
@@ -139,6 +140,7 @@ class MariaDBServer(Service):
                 cursor.execute(f"CREATE USER '{creds.user}'@'{HOST}' IDENTIFIED BY %s",
                                (creds.password,))
                 cursor.execute(f"GRANT {grants} TO '{creds.user}'@'{HOST}'")
+            cursor.execute(f"GRANT SELECT ON {DATABASE}.* TO '{self.cdc.user}'@'{HOST}'")
             conn.commit()
         finally:
             conn.close()

@@ -1,45 +1,47 @@
-"""A CDC stream: MariaDB binlog (mysql-replication) -> Delta bronze table + Delta mirror table.
+"""The engine-independent half of a CDC stream: change records, the bronze and mirror Delta tables,
+and the writer that lands whole transactions in both.
 
-The reader thread turns row events into change records and hands over whole transactions at each
-commit (XidEvent); the writer thread drains everything handed over so far into ONE bronze append and
-ONE mirror merge, then checkpoints the binlog position of the last transaction it wrote. Idle, each
-transaction lands alone (low latency); under load batches grow (throughput).
+An engine (binlog, debezium) only reads: it turns what the source emitted into `Change`s and hands
+over whole transactions with the position just after their commit. The writer thread drains
+everything handed over so far into ONE bronze append and ONE mirror merge, then checkpoints the
+position of the last transaction it wrote. Idle, each transaction lands alone (low latency); under
+load batches grow (throughput).
 
-Exactly once: every change has a key (binlog file number, event end position, row index). On
-restart the stream resumes from the checkpoint and the writer skips keys it already wrote, so the
-bronze table never holds a change twice; the mirror apply is an idempotent upsert/delete by key.
+Exactly once: every change has a key (binlog file number, event position, row index) that only
+grows in commit order. On restart the engine resumes from its own checkpoint (it may replay what it
+had read but not confirmed) and the writer skips keys it already wrote, so the bronze table never
+holds a change twice; the mirror apply is an idempotent upsert/delete by primary key.
 """
 
 import json
 import queue
 import threading
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
 from deltalake import write_deltalake
-from pymysqlreplication import BinLogStreamReader
-from pymysqlreplication.event import HeartbeatLogEvent, RotateEvent, XidEvent
-from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
 from resources import delta
 from resources.model.errors import ConfigError
 from resources.probes import wait_for
-from resources.services.mariadb import DATABASE, Credentials
+from resources.services.mariadb import Credentials
 
 TABLE = "products"
 PRODUCTS_DDL = (f"CREATE TABLE {TABLE} (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, "
                 "price DECIMAL(10,2) NOT NULL, stock INT NOT NULL, updated_at DATETIME(6) NOT NULL)")
 MIRROR_SCHEMA = pa.schema([("id", pa.int64()), ("name", pa.string()), ("price", pa.decimal128(10, 2)),
                            ("stock", pa.int64()), ("updated_at", pa.timestamp("us"))])
+# binlog_file/binlog_pos/row_index: where the engine saw the change (the key); gtid: the
+# transaction's GTID where the engine reports it (Debezium does); engine: who captured it.
 BRONZE_SCHEMA = pa.schema([("op", pa.string()), ("pk", pa.int64()), ("before", pa.string()),
                            ("after", pa.string()), ("binlog_file", pa.string()),
                            ("binlog_pos", pa.int64()), ("row_index", pa.int64()),
+                           ("gtid", pa.string()), ("engine", pa.string()),
                            ("commit_ts", pa.timestamp("s")), ("captured_at", pa.timestamp("us"))])
-REQUIRED = {"log_bin": "ON", "binlog_format": "ROW", "binlog_row_image": "FULL",
-            "binlog_row_metadata": "FULL"}
 
 
 class StreamConfigError(ConfigError):
@@ -54,6 +56,10 @@ def _json(values: dict | None) -> str | None:
                       sort_keys=True)
 
 
+def position_key(binlog_file: str, binlog_pos: int, row_index: int) -> tuple[int, int, int]:
+    return (int(binlog_file.rsplit(".", 1)[-1]), binlog_pos, row_index)
+
+
 @dataclass(frozen=True)
 class Change:
     op: str  # insert | update | delete
@@ -64,60 +70,59 @@ class Change:
     binlog_pos: int
     row_index: int
     commit_ts: int
+    gtid: str | None = None
 
     @property
     def key(self) -> tuple[int, int, int]:
-        return (int(self.binlog_file.rsplit(".", 1)[-1]), self.binlog_pos, self.row_index)
+        return position_key(self.binlog_file, self.binlog_pos, self.row_index)
 
 
-def verify_source(creds: Credentials) -> tuple[str, int]:
-    """Refuse a source the stream cannot read correctly, before streaming; return its position."""
-    try:
-        conn = creds.connect(database=None, connection_timeout=5)
-    except Exception as exc:
-        raise StreamConfigError(f"cannot log in to {creds.host}:{creds.port} as {creds.user!r}: "
-                                f"{exc}; check the CDC user's name and password") from None
-    try:
-        cursor = conn.cursor()
-        cursor.execute("SHOW VARIABLES WHERE Variable_name IN "
-                       "('log_bin', 'binlog_format', 'binlog_row_image', 'binlog_row_metadata')")
-        found = {name: value.upper() for name, value in cursor.fetchall()}
-        wrong = [f"{name}={found.get(name, 'missing')} (needs {want})"
-                 for name, want in REQUIRED.items() if found.get(name) != want]
-        if wrong:
-            raise StreamConfigError(
-                f"source {creds.host}:{creds.port} cannot feed a CDC stream: {', '.join(wrong)}; "
-                f"set them in its my.cnf (binlog_row_metadata=FULL, else columns arrive as "
-                f"UNKNOWN_COL0..n)")
-        cursor.execute("SHOW MASTER STATUS")
-        log_file, log_pos = cursor.fetchone()[:2]
-        return log_file, int(log_pos)
-    finally:
-        conn.close()
+# A transaction as an engine hands it over: its changes in statement order, and the position just
+# after its commit (where a restart may resume).
+Transaction = tuple[list[Change], tuple[str, int]]
 
 
-class CdcStream:
+class CdcStream(ABC):
+    """One stream: an engine's reader thread feeding the shared writer thread."""
+
+    engine: str  # binlog | debezium
+    default_server_id: int  # a server id for binlog readers of the source; unique per reader
+
     def __init__(self, creds: Credentials, bronze: str, mirror: str, checkpoint: Path,
-                 server_id: int = 4242):
+                 server_id: int):
         self.creds, self.bronze, self.mirror = creds, bronze, mirror
         self.checkpoint = checkpoint
         self.server_id = server_id
         self.errors: list[str] = []  # fatal: the writer stopped
-        self.reconnects: list[str] = []  # recovered: the reader lost its connection and resumed
+        self.reconnects: list[str] = []  # recovered: the reader lost its source and resumed
         self.stats = {"changes_read": 0, "changes_written": 0, "flushes": 0, "last_flush_s": 0.0}
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._queue: queue.Queue = queue.Queue()
         self._written_key: tuple[int, int, int] | None = None
-        self._position: tuple[str, int] | None = None
+
+    # --- what an engine provides -----------------------------------------------------------------
+
+    @abstractmethod
+    def _open(self) -> None:
+        """Check the source and start reading (before the threads start): raise StreamConfigError
+        for a source or a setting this engine cannot work with."""
+
+    @abstractmethod
+    def _read(self) -> None:
+        """The reader thread: put whole transactions on self._queue until self._stop is set."""
+
+    def _close(self, timeout: float) -> None:
+        """After the reader stopped: release what _open started."""
+
+    @abstractmethod
+    def restarted(self) -> "CdcStream":
+        """A new, unstarted stream of the same engine, tables and checkpoint (a restart)."""
 
     # --- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
-        current = verify_source(self.creds)
-        if not self.checkpoint.exists():
-            self._save_checkpoint(current)  # a new stream starts at the source's current position
-        self._position = tuple(json.loads(self.checkpoint.read_text()))
+        self._open()
         self._written_key = self._last_written_key()
         self._stop.clear()
         self._threads = [threading.Thread(target=self._read, daemon=True, name="cdc-reader"),
@@ -130,12 +135,15 @@ class CdcStream:
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []
+        self._close(timeout)
 
     @property
     def running(self) -> bool:
         return any(thread.is_alive() for thread in self._threads)
 
-    def position(self) -> tuple[str, int]:
+    def position(self) -> tuple[str, int] | None:
+        if not self.checkpoint.exists():
+            return None
         return tuple(json.loads(self.checkpoint.read_text()))
 
     def wait_for(self, predicate, timeout: float) -> bool:
@@ -145,50 +153,6 @@ class CdcStream:
             return predicate()
 
         return bool(wait_for(check, bool, timeout, interval=0.01))
-
-    # --- reader ----------------------------------------------------------------------------------
-
-    def _read(self) -> None:
-        while not self._stop.is_set():
-            log_file, log_pos = self._position
-            reader = BinLogStreamReader(
-                connection_settings=self.creds.settings(), server_id=self.server_id,
-                blocking=True, resume_stream=True, log_file=log_file, log_pos=log_pos,
-                only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent, XidEvent,
-                             RotateEvent, HeartbeatLogEvent],
-                only_schemas=[DATABASE], only_tables=[TABLE], slave_heartbeat=1)
-            pending: list[Change] = []
-            try:
-                for event in reader:
-                    if self._stop.is_set():
-                        break
-                    if isinstance(event, (WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent)):
-                        pending += self._changes(event, reader.log_file, reader.log_pos)
-                    elif isinstance(event, XidEvent):
-                        self._position = (reader.log_file, reader.log_pos)
-                        if pending:
-                            self.stats["changes_read"] += len(pending)
-                            self._queue.put((pending, self._position))
-                        pending = []
-            except Exception as exc:  # a dropped connection: reconnect from the last commit read
-                self.reconnects.append(f"{type(exc).__name__}: {exc}")
-                time.sleep(0.5)
-            finally:
-                reader.close()
-
-    @staticmethod
-    def _changes(event, log_file: str, log_pos: int) -> list[Change]:
-        changes = []
-        for index, row in enumerate(event.rows):
-            if isinstance(event, WriteRowsEvent):
-                op, before, after = "insert", None, row["values"]
-            elif isinstance(event, UpdateRowsEvent):
-                op, before, after = "update", row["before_values"], row["after_values"]
-            else:
-                op, before, after = "delete", row["values"], None
-            changes.append(Change(op, int((after or before)["id"]), before, after, log_file,
-                                  log_pos, index, event.timestamp))
-        return changes
 
     # --- writer ----------------------------------------------------------------------------------
 
@@ -206,11 +170,11 @@ class CdcStream:
                 self.errors.append(f"writer: {type(exc).__name__}: {exc}")
                 return
 
-    def _flush(self, transactions: list[tuple[list[Change], tuple[str, int]]]) -> None:
+    def _flush(self, transactions: list[Transaction]) -> None:
         started = time.perf_counter()
         changes = [c for tx, _commit in transactions for c in tx
                    if self._written_key is None or c.key > self._written_key]
-        commit = transactions[-1][1]  # the binlog position just after the last commit
+        commit = transactions[-1][1]  # the position just after the last commit
         if not changes:
             self._save_checkpoint(commit)
             return
@@ -221,6 +185,8 @@ class CdcStream:
             "binlog_file": [c.binlog_file for c in changes],
             "binlog_pos": [c.binlog_pos for c in changes],
             "row_index": [c.row_index for c in changes],
+            "gtid": pa.array([c.gtid for c in changes], pa.string()),
+            "engine": [self.engine] * len(changes),
             "commit_ts": pa.array([c.commit_ts for c in changes], pa.timestamp("s")),
             "captured_at": pa.array([now] * len(changes), pa.timestamp("us")),
         }, schema=BRONZE_SCHEMA)
@@ -266,7 +232,7 @@ class CdcStream:
             return None
         keys = zip(data.column("binlog_file").to_pylist(), data.column("binlog_pos").to_pylist(),
                    data.column("row_index").to_pylist())
-        return max((int(f.rsplit(".", 1)[-1]), p, i) for f, p, i in keys)
+        return max(position_key(*key) for key in keys)
 
 
 def create_tables(bronze: str, mirror: str) -> None:

@@ -1,0 +1,204 @@
+"""The Debezium engine: the embedded engine runs as its own JVM (resources/services/debezium.py)
+and appends change events to a file per run; this reader tails those files.
+
+Durability works like a log: the engine writes each batch to its file before it marks the batch
+processed (its offsets), and the writer lands in Delta only what it read from the files. So the
+files hold everything the engine ever confirmed, and a restarted stream first reads the earlier
+runs' files (the writer drops changes it already wrote, by position) before it follows the new run.
+A change is never lost between the engine's offsets and the Delta tables, and never written twice.
+
+Transactions: with `provide.transaction.metadata` each transaction ends with an END marker that
+counts its events; changes are grouped by transaction id and handed over at END, so the mirror never
+shows half a transaction. After a crash the engine may resume in the middle of a transaction (its
+offsets count events inside it): the rest arrives in the next run's file without a BEGIN, and joins
+the part read from the previous file under the same id.
+"""
+
+import datetime as dt
+import json
+import re
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+
+from resources.cdc.source import Needs, claim, release, verify_source
+from resources.cdc.stream import MIRROR_SCHEMA, TABLE, CdcStream, Change
+from resources.processes import tail
+from resources.services.debezium import DebeziumEngine
+from resources.services.mariadb import DATABASE, Credentials
+
+NEEDS = Needs("debezium", {"log_bin": "ON", "binlog_format": "ROW",
+                                  "binlog_row_image": "FULL"},
+                     select_on=f"{DATABASE}.{TABLE}")
+OPS = {"c": "insert", "r": "insert", "u": "update", "d": "delete"}
+EPOCH = dt.datetime(1970, 1, 1)
+TAIL_INTERVAL = 0.005  # seconds between looks at a file with nothing new (latency floor)
+
+
+def _row(values: dict | None) -> dict | None:
+    """Debezium's JSON (decimals as strings, DATETIME(6) as microseconds) as the Python values the
+    binlog engine gives, so both feed one writer."""
+    if values is None:
+        return None
+    row = dict(values)
+    for field in MIRROR_SCHEMA:
+        value = row.get(field.name)
+        if value is None:
+            continue
+        if pa.types.is_decimal(field.type):
+            row[field.name] = Decimal(value)
+        elif pa.types.is_timestamp(field.type):
+            row[field.name] = EPOCH + dt.timedelta(microseconds=int(value))
+    return row
+
+
+def parse(line: str) -> tuple[str, dict] | None:
+    """("begin"|"end"|"change", value) for one line of an events file; None for other topics."""
+    event = json.loads(line)
+    topic, value = event["topic"], event["value"]
+    if topic.endswith(".transaction"):
+        return value["status"].lower(), value
+    if topic.endswith(f".{DATABASE}.{TABLE}"):
+        return "change", value
+    return None
+
+
+def to_change(value: dict) -> Change:
+    src = value["source"]
+    before, after = _row(value.get("before")), _row(value.get("after"))
+    return Change(OPS[value["op"]], int((after or before)["id"]), before, after, src["file"],
+                  int(src["pos"]), int(src["row"]), int(src["ts_ms"]) // 1000,
+                  gtid=src.get("gtid"))
+
+
+class DebeziumStream(CdcStream):
+    engine = "debezium"
+    default_server_id = 5400
+    needs = NEEDS
+
+    def __init__(self, creds: Credentials, bronze: str, mirror: str, checkpoint: Path,
+                 server_id: int = 5400, root: Path | None = None,
+                 launch: Callable[[DebeziumEngine], object] | None = None):
+        super().__init__(creds, bronze, mirror, checkpoint, server_id)
+        self.root = root or checkpoint.parent / "debezium"  # offsets, history, events files
+        self._launch = launch or (lambda service: service.start())
+        self._holder = f"the Debezium stream into {Path(bronze).name}"
+        self.engine_process: DebeziumEngine | None = None
+        self._pending: dict[str, list[Change]] = {}  # transaction id -> its changes read so far
+        self._finishing = False
+
+    def restarted(self) -> "DebeziumStream":
+        return DebeziumStream(self.creds, self.bronze, self.mirror, self.checkpoint,
+                              self.server_id, self.root, self._launch)
+
+    # --- the engine process ----------------------------------------------------------------------
+
+    def _runs(self) -> list[int]:
+        return sorted(int(m.group(1)) for path in self.root.glob("events-*.jsonl")
+                      if (m := re.fullmatch(r"events-(\d+)\.jsonl", path.name)))
+
+    def _start_engine(self) -> DebeziumEngine:
+        run = (self._runs() or [-1])[-1] + 1
+        engine = DebeziumEngine(self.root, self.creds.host, self.creds.port, self.creds.user,
+                                self.creds.password, self.server_id, DATABASE, TABLE, run=run)
+        self.engine_process = engine
+        self._launch(engine)
+        return engine
+
+    def _open(self) -> None:
+        current = verify_source(self.creds, self.needs, self.server_id)
+        claim(self.server_id, self._holder)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if not self.checkpoint.exists():
+                self._save_checkpoint(current)
+            self._start_engine()
+        except BaseException:
+            release(self.server_id, self._holder)
+            raise
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the engine first (it writes out and confirms what it has), then let the reader
+        take every line it wrote, then stop the threads (the writer drains what was handed over)."""
+        self._finishing = True
+        if self.engine_process is not None:
+            self.engine_process.stop(timeout)
+        deadline = time.monotonic() + timeout
+        while self._threads and self._threads[0].is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        super().stop(timeout)
+
+    def _close(self, timeout: float) -> None:
+        if self.engine_process is not None and self.engine_process.running():
+            self.engine_process.stop(timeout)
+        release(self.server_id, self._holder)
+
+    # --- reader ----------------------------------------------------------------------------------
+
+    def _read(self) -> None:
+        current = self.engine_process
+        for run in self._runs():  # earlier runs first: what they confirmed may not be in Delta
+            if current is not None and current.events.name == f"events-{run}.jsonl":
+                break
+            with open(self.root / f"events-{run}.jsonl", encoding="utf-8") as events:
+                self._take(events, follow=False)
+        while not self._stop.is_set():
+            engine = self.engine_process
+            with open(engine.events, encoding="utf-8") as events:
+                self._take(events, follow=True)
+            if self._finishing or self._stop.is_set():
+                return
+            # The engine died (crash, kill, failed source): its file is complete; a new run
+            # resumes from its committed offsets and may repeat some of what this one wrote.
+            self.reconnects.append(f"{engine.name} exited; restarting from its offsets. Its log "
+                                   f"ends: {tail(engine.log_file, 3)}")
+            while not (self._stop.is_set() or self._finishing):
+                try:
+                    self._start_engine()
+                    break
+                except Exception as exc:
+                    self.reconnects.append(f"restarting the engine failed: {exc}")
+                    time.sleep(1.0)
+
+    def _take(self, events, follow: bool) -> None:
+        """Read lines into transactions; with follow, keep tailing while the engine runs."""
+        partial = ""
+        engine = self.engine_process
+        idle_checks = 0
+        while True:
+            chunk = events.readline()
+            if chunk:
+                partial += chunk
+                if partial.endswith("\n"):
+                    self._event(partial)
+                    partial = ""
+                continue
+            if not follow or self._stop.is_set():
+                return
+            if engine.running():
+                time.sleep(TAIL_INTERVAL)
+                continue
+            # The process is gone: one more pass picks up its last flushed lines.
+            idle_checks += 1
+            if idle_checks > 1:
+                return
+
+    def _event(self, line: str) -> None:
+        parsed = parse(line)
+        if parsed is None:
+            return
+        kind, value = parsed
+        if kind == "begin":
+            self._pending.setdefault(value["id"], [])
+        elif kind == "change":
+            self._pending.setdefault(value["transaction"]["id"], []).append(to_change(value))
+        else:  # end: hand the transaction over, each change once (a resumed run may repeat some)
+            changes = {c.key: c for c in self._pending.pop(value["id"], [])}
+            if changes:
+                ordered = [changes[key] for key in sorted(changes)]
+                self.stats["changes_read"] += len(ordered)
+                last = ordered[-1]
+                self._queue.put((ordered, (last.binlog_file, last.binlog_pos)))

@@ -1,0 +1,71 @@
+"""The cdc job on the Debezium engine: every CDC check passes on real Debezium + MariaDB, the
+checks name the engine, and nothing is left: no JVM, port, offset file or events file. A stream
+refused before streaming (a server id taken by the source) fails the run and leaves nothing."""
+
+import re
+
+import mysql.connector
+import pytest
+
+from pipelines.definitions import defs
+from tests.conftest import LeakWatch, run_ephemeral
+
+CDC_CHECKS = {"bulk_insert_captured", "transaction_order_preserved", "mirror_matches_source",
+              "resume_without_loss"}
+
+
+def _run(state_dir, **stream):
+    return run_ephemeral(
+        defs.resolve_job_def("cdc"), raise_on_error=False,
+        run_config={"resources": {"testbed": {"config": {"state_dir": str(state_dir)}}},
+                    "ops": {"cdc__stream": {"config": stream}}})
+
+
+def _checks(result) -> dict[str, tuple[bool, str]]:
+    return {e.check_name: (e.passed, e.description or "")
+            for e in result.get_asset_check_evaluations()}
+
+
+@pytest.mark.e2e
+def test_debezium_engine_passes_every_cdc_check_and_leaves_nothing(state_dir):
+    watch = LeakWatch(state_dir)
+    result = _run(state_dir, engine="debezium")
+    checks = _checks(result)
+    assert result.success, checks
+    assert CDC_CHECKS <= set(checks)
+    for name in CDC_CHECKS:
+        passed, message = checks[name]
+        assert passed and message.startswith("debezium engine: "), (name, message)
+    stream = next(m for m in (e.step_materialization_data.materialization
+                              for e in result.get_asset_materialization_events())
+                  if m.asset_key.to_user_string() == "cdc/stream")
+    assert stream.metadata["engine"].value == "debezium"
+    assert watch.leaks() == []
+    assert not list(state_dir.rglob("offsets.dat")) and not list(state_dir.rglob("events-*.jsonl"))
+
+
+@pytest.mark.e2e
+def test_a_refused_stream_fails_the_run_and_leaves_nothing(state_dir, monkeypatch):
+    """server_id equal to the source's own: refused before the engine starts."""
+    from assets import cdc as cdc_assets
+
+    watch = LeakWatch(state_dir)
+    taken = {}
+    original = cdc_assets.MariaDBServer.bootstrap
+
+    def remember_id(server):
+        original(server)
+        conn = mysql.connector.connect(unix_socket=server.socket, user="root")
+        cursor = conn.cursor()
+        cursor.execute("SET GLOBAL server_id = 5400")  # Debezium's default id
+        conn.close()
+        taken["id"] = 5400
+
+    monkeypatch.setattr(cdc_assets.MariaDBServer, "bootstrap", remember_id)
+    result = _run(state_dir, engine="debezium")
+    assert not result.success and taken
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert re.search(r"server_id 5400 is the server id of source 127\.0\.0\.1:\d+ itself; give the "
+                     r"stream another \(stream config server_id\)",
+                     failure.step_failure_data.error.to_string())
+    assert watch.leaks() == []
