@@ -2,14 +2,15 @@
 
 `cdc/mysql_source` deploys MariaDB (binlog ROW/FULL, full row metadata) with `shop.products`;
 `cdc/stream` starts the stream for this environment (bronze change table + mirror) on the engine its
-config names (`binlog`, the default, or `debezium`); `cdc/products_mirror` is the mirror. The checks
-drive real workloads on the source and judge what the stream captured, the same on every engine.
+config names (`binlog`, the default, `debezium` or `debezium-kafka`); `cdc/products_mirror` is the
+mirror. The checks drive real workloads on the source and judge what the stream captured, the same
+on every engine.
 """
 
 import threading
 import time
 from decimal import Decimal
-from enum import Enum
+from typing import Literal
 
 from dagster import (
     AssetExecutionContext,
@@ -26,6 +27,7 @@ from resources import cdc, delta
 from resources.criteria import cdc_checks
 from resources.environment import Slot, TestbedEnvironment
 from resources.model.verdict import Verdict
+from resources.services.kafka import KafkaBroker
 from resources.services.mariadb import MariaDBServer
 
 SOURCE = AssetKey(["cdc", "mysql_source"])
@@ -39,20 +41,21 @@ STREAM_SLOT: Slot[cdc.CdcStream] = Slot("cdc/stream")
 SERVICES = (MariaDBServer.kind,)
 
 
-class Engine(str, Enum):
-    binlog = "binlog"
-    debezium = "debezium"
+# Literal, not Enum: Dagster's config shows and takes an Enum's member names, and
+# `debezium-kafka` is not a valid name.
+Engine = Literal["binlog", "debezium", "debezium-kafka"]
 
 
 class StreamConfig(Config):
     engine: Engine = Field(
-        default=Engine.binlog,
-        description="What reads the source: `binlog` (mysql-replication in the orchestrator) or "
-                    "`debezium` (Debezium 3.5's embedded engine in its own JVM).")
+        default="binlog",
+        description="What reads the source: `binlog` (mysql-replication in the orchestrator), "
+                    "`debezium` (Debezium 3.5's embedded engine in its own JVM) or "
+                    "`debezium-kafka` (Debezium in Kafka Connect, through a Kafka 4.1 broker).")
     server_id: int = Field(
         default=0, ge=0, lt=2**32,
         description="The binlog reader's server id, unique among the source's readers; 0 picks "
-                    "the engine's default (binlog 4242, debezium 5400).")
+                    "the engine's default (binlog 4242, debezium 5400, debezium-kafka 5500).")
 
 
 @asset(key=SOURCE, group_name="cdc", kinds={"mariadb"},
@@ -76,7 +79,8 @@ def mysql_source(context: AssetExecutionContext, testbed: TestbedEnvironment) ->
 
 
 @asset(key=STREAM, group_name="cdc", deps=[SOURCE], kinds={"delta"},
-       description="The CDC stream for this environment (engine binlog or debezium): change records "
+       description="The CDC stream for this environment (engine binlog, debezium or debezium-kafka): "
+                   "change records "
                    "land in a bronze Delta table and are applied to the mirror, whole transactions "
                    "at a time; the position is checkpointed per flush.")
 def stream(context: AssetExecutionContext, config: StreamConfig,
@@ -90,8 +94,13 @@ def stream(context: AssetExecutionContext, config: StreamConfig,
     for path in (bronze, mirror):
         env.record_table(path, owner="cdc")
     cdc.create_tables(bronze, mirror)
-    running = cdc.open_stream(config.engine.value, server.cdc, bronze, mirror, env.path / "cdc",
-                              server_id=config.server_id or None, launch=env.start)
+    broker = None
+    if config.engine == "debezium-kafka":  # holds the topics: outlives restarts of the stream
+        broker = env.once("kafka", lambda: env.start(
+            KafkaBroker(env.path / "kafka")))
+    running = cdc.open_stream(config.engine, server.cdc, bronze, mirror, env.path / "cdc",
+                              server_id=config.server_id or None, launch=env.start,
+                              broker=broker)
     started = time.perf_counter()
     running.start()
     env.adopt("cdc stream", "cdc", running.stop)

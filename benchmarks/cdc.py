@@ -1,107 +1,186 @@
-"""Benchmark: the CDC stream against a real MariaDB (prints numbers; not a test).
+"""Benchmark: the CDC engines side by side on real MariaDB sources, one run (prints numbers; not
+a test).
 
-Capture latency (commit -> change applied to the Delta mirror) p50/p95 over single-row transactions,
-the 150-row bulk, and throughput for 10k and 100k-row workloads (inserts, updates, mixed): how fast
-the reader decodes the binlog and how fast the writer lands bronze + mirror.
-Targets: 150-row bulk visible <= 1 s; >= 20k changes/s through the reader; the mirror keeps up.
+For each engine (a fresh source each, the same workloads in the same order): commit -> mirror
+latency p50/p95 over 60 single-row transactions, the 150-row bulk, mixed transactions, then 10k and
+100k-row inserts and updates: how fast the engine delivers changes (reader rate), how fast bronze +
+mirror land (end to end; the writer is shared), the lag after the last commit, the engine's RSS and
+CPU, and whether the mirror equals the source at the end.
+Targets: 150-row bulk visible <= 1 s; binlog reader >= 20k changes/s; Debezium embedded p50 <= 50 ms
+and >= 8k changes/s; every engine's mirror equal to the source.
 
-    python benchmarks/cdc.py [--sizes 10000 100000]
+    python benchmarks/cdc.py [--engines binlog debezium] [--sizes 10000 100000]
 """
 
 import argparse
+import os
 import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from assets.cdc import _execute, _insert
+import psutil
+
+from assets.cdc import _execute, _insert, _mirror_rows, _source_rows
 from resources import cdc
 from resources.services.mariadb import MariaDBServer
 
 
-def wait(stream, target: int, timeout: float = 600) -> float:
+def wait(stream, target: int, timeout: float = 900) -> float:
     assert stream.wait_for(lambda: stream.stats["changes_written"] >= target, timeout), stream.errors
     return time.perf_counter()
 
 
 def workload(server, stream, kind: str, rows: int, base: int) -> dict:
-    """Returns end-to-end and reader rates for one workload."""
+    """End-to-end and reader rates for one workload (1000-row transactions)."""
     start_written, start_read = stream.stats["changes_written"], stream.stats["changes_read"]
     began = time.perf_counter()
-    read_done = None
     chunk = 1000
     if kind == "inserts":
         for first in range(base, base + rows, chunk):
             _execute(server, [_insert(range(first, min(first + chunk, base + rows)))])
         changes = rows
-    elif kind == "updates":
-        changes = _execute(server, [("UPDATE products SET stock = stock + 1 WHERE id >= %s AND id < %s",
-                                     (base, base + rows))])
-    else:  # mixed: a third each of inserts, updates, deletes, in 1000-row transactions
-        third = rows // 3
+    else:  # updates of the rows the inserts made, 1000 per transaction
         changes = 0
-        for first in range(base + rows, base + rows + third, chunk):
-            changes += _execute(server, [_insert(range(first, min(first + chunk, base + rows + third)))])
-        changes += _execute(server, [("UPDATE products SET price = price + 1 WHERE id >= %s AND id < %s",
-                                      (base, base + third))])
-        changes += _execute(server, [("DELETE FROM products WHERE id >= %s AND id < %s",
-                                      (base + third, base + 2 * third))])
+        for first in range(base, base + rows, chunk):
+            changes += _execute(server, [("UPDATE products SET stock = stock + 1, "
+                                          "updated_at = NOW(6) WHERE id >= %s AND id < %s",
+                                          (first, first + chunk))])
     committed = time.perf_counter()
     while stream.stats["changes_read"] < start_read + changes:
+        if stream.errors:
+            raise RuntimeError(stream.errors[-1])
         time.sleep(0.001)
     read_done = time.perf_counter()
     done = wait(stream, start_written + changes)
-    return {"kind": kind, "changes": changes, "commit_s": committed - began,
-            "reader_rate": changes / (read_done - began), "end_to_end_rate": changes / (done - began),
-            "lag_after_commit_s": done - committed}
+    return {"changes": changes, "reader_rate": changes / (read_done - began),
+            "end_to_end_rate": changes / (done - began), "lag_s": done - committed,
+            "commit_s": committed - began}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000])
-    args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="tb-cdc-", dir="/var/tmp"))
-    root.chmod(0o755)
+class Usage:
+    """CPU seconds and peak RSS of the engine's own process (the JVM), and CPU of this process
+    (where the binlog engine reads, and where every engine's writer runs)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.me = psutil.Process()
+        self.cpu0 = sum(self.me.cpu_times()[:2])
+        self.peak_rss = 0
+
+    def engine(self) -> psutil.Process | None:
+        process = getattr(self.stream, "engine_process", None)
+        return psutil.Process(process.process.pid) if process and process.running() else None
+
+    def sample(self) -> None:
+        engine = self.engine()
+        rss = engine.memory_info().rss if engine else self.me.memory_info().rss
+        self.peak_rss = max(self.peak_rss, rss)
+
+    def report(self) -> str:
+        engine = self.engine()
+        engine_cpu = f"engine JVM {sum(engine.cpu_times()[:2]):.1f} CPU-s, " if engine else ""
+        where = "engine JVM" if engine else "orchestrator (engine in process)"
+        return (f"{engine_cpu}orchestrator {sum(self.me.cpu_times()[:2]) - self.cpu0:.1f} CPU-s, "
+                f"peak RSS {where} {self.peak_rss / 2**20:.0f} MB")
+
+
+def bench_engine(engine: str, sizes: list[int], root: Path) -> dict:
     server = MariaDBServer(root / "mariadb")
     process = server.start()
     stream = None
+    out: dict = {"engine": engine}
     try:
         _execute(server, [(cdc.PRODUCTS_DDL, ())])
         cdc.create_tables(str(root / "bronze"), str(root / "mirror"))
-        stream = cdc.CdcStream(server.cdc, str(root / "bronze"), str(root / "mirror"),
-                               root / "checkpoint.json")
-        stream.start()
-        latencies = []
-        for i in range(60):
-            target = stream.stats["changes_written"] + 1
-            began = time.perf_counter()
-            _execute(server, [_insert([10_000_000 + i])])
-            latencies.append(wait(stream, target) - began)
-        latencies.sort()
-        print(f"commit -> mirror latency, 60 single-row transactions: p50 "
-              f"{statistics.median(latencies) * 1000:.1f} ms, p95 "
-              f"{latencies[int(len(latencies) * 0.95)] * 1000:.1f} ms")
-        target = stream.stats["changes_written"] + 150
+        stream = cdc.open_stream(engine, server.cdc, str(root / "bronze"), str(root / "mirror"),
+                                 root / "stream")
         began = time.perf_counter()
+        stream.start()
+        out["start_s"] = time.perf_counter() - began
+        usage = Usage(stream)
+        for i in range(20):  # warm-up (a JVM's first batches run interpreted)
+            target = stream.stats["changes_written"] + 1
+            _execute(server, [_insert([30_000_000 + i])])
+            wait(stream, target)
+        delivered, landed = [], []
+        for i in range(60):
+            read_target = stream.stats["changes_read"] + 1
+            target = stream.stats["changes_written"] + 1
+            t0 = time.perf_counter()
+            _execute(server, [_insert([10_000_000 + i])])
+            stream.wait_for(lambda: stream.stats["changes_read"] >= read_target, 60)
+            delivered.append(time.perf_counter() - t0)  # the engine handed the commit over
+            landed.append(wait(stream, target) - t0)  # ... and bronze + mirror hold it
+        for name, latencies in (("delivery", delivered), ("mirror", landed)):
+            latencies.sort()
+            out[f"{name}_p50_ms"] = statistics.median(latencies) * 1000
+            out[f"{name}_p95_ms"] = latencies[int(len(latencies) * 0.95)] * 1000
+        target = stream.stats["changes_written"] + 150
+        t0 = time.perf_counter()
         _execute(server, [_insert(range(20_000_000, 20_000_150))])
-        print(f"150-row bulk visible in the mirror after {(wait(stream, target) - began) * 1000:.0f} ms "
-              f"(target <= 1000 ms)")
+        out["bulk150_ms"] = (wait(stream, target) - t0) * 1000
+        t0 = time.perf_counter()
+        target = stream.stats["changes_written"]
+        for i in range(50):  # mixed transactions: insert, update, delete in one
+            target += _execute(server, [_insert([40_000_000 + 2 * i, 40_000_001 + 2 * i]),
+                                        ("UPDATE products SET stock = 1 WHERE id = %s",
+                                         (40_000_000 + 2 * i,)),
+                                        ("DELETE FROM products WHERE id = %s",
+                                         (40_000_001 + 2 * i,))])
+        out["mixed_s"] = wait(stream, target) - t0
         base = 0
-        for rows in args.sizes:
-            for kind in ("inserts", "updates", "mixed"):
-                r = workload(server, stream, kind, rows, base)
-                print(f"{rows:>7,} rows {kind:7}: {r['changes']:>7,} changes, reader "
-                      f"{r['reader_rate']:8,.0f}/s, bronze+mirror {r['end_to_end_rate']:8,.0f}/s, "
-                      f"lag after last commit {r['lag_after_commit_s']:.2f} s "
-                      f"(commits took {r['commit_s']:.2f} s)", flush=True)
+        out["workloads"] = []
+        for rows in sizes:
+            for kind in ("inserts", "updates"):
+                usage.sample()
+                result = workload(server, stream, kind, rows, base)
+                usage.sample()
+                out["workloads"].append((rows, kind, result))
             base += 10 * rows
-        print(f"flushes: {stream.stats['flushes']} for {stream.stats['changes_written']:,} changes")
+        want = _source_rows(server)
+        out["mirror_equal"] = stream.wait_for(lambda: _mirror_rows(stream) == want, 120)
+        usage.sample()
+        out["usage"] = usage.report()
+        return out
     finally:
         if stream:
             stream.stop()
         process.stop(10)
-        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--engines", nargs="+", default=list(cdc.ENGINES), choices=list(cdc.ENGINES))
+    parser.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000])
+    args = parser.parse_args()
+    print(f"CDC engines side by side on {os.cpu_count()} cores; workloads in 1000-row transactions")
+    results = []
+    for engine in args.engines:
+        root = Path(tempfile.mkdtemp(prefix=f"tb-cdc-{engine}-", dir="/var/tmp"))
+        root.chmod(0o755)
+        try:
+            results.append(bench_engine(engine, args.sizes, root))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        r = results[-1]
+        print(f"\n{engine}: ready in {r['start_s']:.2f} s; commit -> delivered p50 "
+              f"{r['delivery_p50_ms']:.1f} ms, p95 {r['delivery_p95_ms']:.1f} ms; commit -> mirror "
+              f"p50 {r['mirror_p50_ms']:.1f} ms, p95 {r['mirror_p95_ms']:.1f} ms; 150-row bulk in "
+              f"the mirror {r['bulk150_ms']:.0f} ms; 50 mixed transactions {r['mixed_s']:.2f} s")
+        for rows, kind, w in r["workloads"]:
+            print(f"  {rows:>7,} {kind:7}: engine delivers {w['reader_rate']:8,.0f}/s, "
+                  f"bronze+mirror {w['end_to_end_rate']:8,.0f}/s, lag after last commit "
+                  f"{w['lag_s']:.2f} s (commits took {w['commit_s']:.2f} s)", flush=True)
+        print(f"  {r['usage']}; mirror equals source: {r['mirror_equal']}", flush=True)
+    print("\n(delivered: the engine handed the change over; mirror: bronze + mirror hold it)")
+    print("engine     delivered p50/p95 ms  mirror p50/p95 ms  bulk ms  " + "  ".join(
+        f"{rows // 1000}k {kind[:3]} /s" for rows, kind, _w in results[0]["workloads"]))
+    for r in results:
+        print(f"{r['engine']:9} {r['delivery_p50_ms']:10.1f} {r['delivery_p95_ms']:7.1f} "
+              f"{r['mirror_p50_ms']:10.1f} {r['mirror_p95_ms']:7.1f} {r['bulk150_ms']:8.0f}  " +
+              "  ".join(f"{w['reader_rate']:11,.0f}" for _r, _k, w in r["workloads"]))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,12 @@ from datetime import datetime, timedelta, timezone
 import httpx
 from dagster import ConfigurableResource, DagsterEventType, DagsterInstance
 from pydantic import Field
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    retry,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 SEVERITY_LABEL = {"ERROR": "critical", "WARN": "warning"}
 

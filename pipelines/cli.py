@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--engine", choices=["spark", "deltars"],
                             help="Delta writer for delta/seeded_table (default spark)")
     run_parser.add_argument("--rows", type=int, help="seed rows for delta/seeded_table")
-    run_parser.add_argument("--cdc-engine", choices=["binlog", "debezium"],
+    run_parser.add_argument("--cdc-engine", choices=["binlog", "debezium", "debezium-kafka"],
                             help="what reads the CDC source for cdc/stream (default binlog)")
     run_parser.add_argument("--catalog", metavar="FILE",
                             help="a release catalog of your own (default: TESTBED_CATALOG, else "

@@ -77,7 +77,7 @@ def cdc_job():
     return environment_job(
         "cdc", AssetSelection.assets(*CDC_ASSETS), CDC_TEARDOWN,
         "Seed 003 story 3 alone: a MariaDB source, a CDC stream into Delta on the engine the "
-        "stream's config names (binlog or debezium), the mirror; bulk capture, transaction "
+        "stream's config names (binlog, debezium or debezium-kafka), the mirror; bulk capture, transaction "
         "order, mirror equality, resume without loss; tear down.", services=cdc.SERVICES)
 
 

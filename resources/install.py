@@ -13,11 +13,13 @@ from pathlib import Path
 
 from resources.model.catalog import ReleaseSpec, load_catalog
 from resources.services.debezium import VERSION as DEBEZIUM_VERSION
+from resources.services.kafka import VERSION as KAFKA_VERSION
 from resources.settings import (
     cache_dir,
     catalog_file,
     debezium_dir,
     ivy_dir,
+    kafka_dir,
     release_jars,
     spark_home,
 )
@@ -92,38 +94,49 @@ def resolve_jars(spec: ReleaseSpec) -> list[Path]:
     return jars
 
 
-DEBEZIUM_SOURCES = Path(__file__).parent / "debezium"  # pom.xml + TestbedEngine.java
+HERE = Path(__file__).parent  # resources/debezium/, resources/kafka/: a pom.xml each
 
 
-def install_debezium() -> Path:
-    """The Debezium embedded engine: its jars (Maven, from resources/debezium/pom.xml) and
-    TestbedEngine compiled against them. Stamped with the inputs' hash: a no-op when unchanged."""
-    home = debezium_dir() / DEBEZIUM_VERSION
-    pom, source = DEBEZIUM_SOURCES / "pom.xml", DEBEZIUM_SOURCES / "TestbedEngine.java"
-    want = hashlib.sha256(pom.read_bytes() + source.read_bytes()).hexdigest()[:16]
+def install_maven(what: str, home: Path, pom: Path, sources: tuple[Path, ...] = ()) -> Path:
+    """pom's dependencies into home/jars (Maven Central once, then offline), and sources compiled
+    against them into home/classes. Stamped with the inputs' hash: a no-op when unchanged."""
+    want = hashlib.sha256(b"".join(p.read_bytes() for p in (pom, *sources))).hexdigest()[:16]
     stamp = home / ".installed"
     if stamp.exists() and stamp.read_text() == want:
         return home
-    for tool in ("mvn", "javac"):
+    for tool in ("mvn", "javac") if sources else ("mvn",):
         if not shutil.which(tool):
-            raise InstallError(f"{tool} is missing: the Debezium engine is resolved with Maven and "
-                               f"compiled with javac (apt-get install maven openjdk-17-jdk-headless)")
+            raise InstallError(f"{tool} is missing: {what} is resolved with Maven and compiled with "
+                               f"javac (apt-get install maven openjdk-17-jdk-headless)")
     started = time.monotonic()
     shutil.rmtree(home, ignore_errors=True)
     jars, classes = home / "jars", home / "classes"
     done = subprocess.run(["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
                            f"-DoutputDirectory={jars}"], capture_output=True, text=True)
     if done.returncode != 0:
-        raise InstallError(f"resolving Debezium {DEBEZIUM_VERSION} from Maven Central failed:\n"
+        raise InstallError(f"resolving {what} from Maven Central failed:\n"
                            f"{(done.stdout + done.stderr).strip()[-1500:]}")
-    done = subprocess.run(["javac", "-d", str(classes), "-cp", f"{jars}/*", str(source)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        raise InstallError(f"compiling {source.name} failed:\n{done.stderr.strip()[-1500:]}")
+    if sources:
+        done = subprocess.run(["javac", "-d", str(classes), "-cp", f"{jars}/*",
+                               *map(str, sources)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise InstallError(f"compiling {what} failed:\n{done.stderr.strip()[-1500:]}")
     stamp.write_text(want)
-    print(f"setup: Debezium {DEBEZIUM_VERSION} engine in {home} ({len(list(jars.glob('*.jar')))} jars, "
+    print(f"setup: {what} in {home} ({len(list(jars.glob('*.jar')))} jars, "
           f"{time.monotonic() - started:.0f}s)", flush=True)
     return home
+
+
+def install_debezium() -> Path:
+    """The Debezium embedded engine, and TestbedEngine.java compiled against it."""
+    return install_maven(f"Debezium {DEBEZIUM_VERSION} engine", debezium_dir() / DEBEZIUM_VERSION,
+                         HERE / "debezium" / "pom.xml", (HERE / "debezium" / "TestbedEngine.java",))
+
+
+def install_kafka() -> Path:
+    """A Kafka broker and Kafka Connect, for the debezium-kafka CDC engine."""
+    return install_maven(f"Kafka {KAFKA_VERSION}", kafka_dir() / KAFKA_VERSION,
+                         HERE / "kafka" / "pom.xml")
 
 
 def main() -> None:
@@ -133,6 +146,7 @@ def main() -> None:
             install_spark(spec.version)
             resolve_jars(spec)
         install_debezium()
+        install_kafka()
     except InstallError as exc:
         sys.exit(f"setup: {exc}")
     print(f"setup: ready ({', '.join(f'{s.name} {s.version}' for s in catalog.releases)}; "

@@ -49,6 +49,11 @@ def debezium_dir() -> Path:
     return cache_dir() / "debezium"
 
 
+def kafka_dir() -> Path:
+    """Kafka's jars (broker and Connect) for the debezium-kafka CDC engine (make setup)."""
+    return cache_dir() / "kafka"
+
+
 def ivy_dir(release: str) -> Path:
     """The release's own Ivy cache (spark.jars.ivy), so releases never share resolved jars."""
     return cache_dir() / "ivy" / release

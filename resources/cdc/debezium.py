@@ -25,7 +25,13 @@ from pathlib import Path
 import pyarrow as pa
 
 from resources.cdc.source import Needs, claim, release, verify_source
-from resources.cdc.stream import MIRROR_SCHEMA, TABLE, CdcStream, Change
+from resources.cdc.stream import (
+    MIRROR_SCHEMA,
+    TABLE,
+    CdcStream,
+    Change,
+    StreamConfigError,
+)
 from resources.processes import tail
 from resources.services.debezium import DebeziumEngine
 from resources.services.mariadb import DATABASE, Credentials
@@ -55,10 +61,8 @@ def _row(values: dict | None) -> dict | None:
     return row
 
 
-def parse(line: str) -> tuple[str, dict] | None:
-    """("begin"|"end"|"change", value) for one line of an events file; None for other topics."""
-    event = json.loads(line)
-    topic, value = event["topic"], event["value"]
+def classify(topic: str, value: dict) -> tuple[str, dict] | None:
+    """("begin"|"end"|"change", value) for one Debezium event; None for other topics."""
     if topic.endswith(".transaction"):
         return value["status"].lower(), value
     if topic.endswith(f".{DATABASE}.{TABLE}"):
@@ -74,6 +78,76 @@ def to_change(value: dict) -> Change:
                   gtid=src.get("gtid"))
 
 
+DURABLE_TIMEOUT = 30.0
+
+
+def wait_durable(offsets: Path, engine) -> None:
+    """Until the engine has committed a first offset (heartbeats commit them on a quiet table).
+
+    With no offsets, a restarted engine starts at the source's current position (snapshot mode
+    no_data): whatever was committed between the first start and a crash would be lost.
+    """
+    deadline = time.monotonic() + DURABLE_TIMEOUT
+    while time.monotonic() < deadline:
+        if offsets.exists() and offsets.stat().st_size > 0:
+            return
+        if not engine.running():
+            break
+        time.sleep(0.05)
+    raise StreamConfigError(f"{engine.name} committed no offsets to {offsets} within "
+                            f"{DURABLE_TIMEOUT:.0f}s of streaming; its log ends:\n"
+                            f"{tail(engine.log_file, 8)}")
+
+
+class Assembler:
+    """Debezium's events -> whole transactions, handed over in commit order.
+
+    An END marker names its transaction and counts its events; the transaction is handed over once
+    that many distinct changes of it were seen (by position), and only after every transaction that
+    ended before it (the writer drops anything at or below the last position it wrote, so order is
+    what makes the dedupe safe). Events may arrive in any order across topics (Kafka: data and
+    transaction markers are separate topics) and may repeat (a run resumed from its offsets).
+    """
+
+    def __init__(self, hand_over: Callable[[list[Change]], None]):
+        self.hand_over = hand_over
+        self.pending: dict[str, dict[tuple, Change]] = {}  # transaction id -> key -> change
+        self.ends: list[tuple[str, int]] = []  # ended, not yet handed over, in commit order
+        self.done: set[str] = set()  # handed over: a repeat of them is dropped
+        self.repeated = 0  # changes seen again after a restart (dropped here, or by the writer)
+
+    def event(self, kind: str, value: dict) -> None:
+        if kind == "change":
+            transaction = value["transaction"]["id"]
+            change = to_change(value)
+            if transaction in self.done:
+                self.repeated += 1
+                return
+            changes = self.pending.setdefault(transaction, {})
+            self.repeated += change.key in changes
+            changes[change.key] = change
+        elif kind == "end" and value["id"] not in self.done and \
+                value["id"] not in (t for t, _count in self.ends):
+            self.ends.append((value["id"], int(value["event_count"])))
+        while self.ends:
+            transaction, count = self.ends[0]
+            changes = self.pending.get(transaction, {})
+            if len(changes) < count:
+                return  # its changes are still on the way
+            self.ends.pop(0)
+            self.done.add(transaction)
+            del self.pending[transaction]
+            if changes:
+                self.hand_over([changes[key] for key in sorted(changes)])
+
+    def waiting(self) -> str:
+        if not self.ends:
+            return "nothing"
+        transaction, count = self.ends[0]
+        return (f"transaction {transaction}: {len(self.pending.get(transaction, {}))} of its "
+                f"{count} changes seen")
+
+
 class DebeziumStream(CdcStream):
     engine = "debezium"
     default_server_id = 5400
@@ -87,7 +161,7 @@ class DebeziumStream(CdcStream):
         self._launch = launch or (lambda service: service.start())
         self._holder = f"the Debezium stream into {Path(bronze).name}"
         self.engine_process: DebeziumEngine | None = None
-        self._pending: dict[str, list[Change]] = {}  # transaction id -> its changes read so far
+        self.assembler = Assembler(self._hand_over)
         self._finishing = False
 
     def restarted(self) -> "DebeziumStream":
@@ -106,6 +180,7 @@ class DebeziumStream(CdcStream):
                                 self.creds.password, self.server_id, DATABASE, TABLE, run=run)
         self.engine_process = engine
         self._launch(engine)
+        wait_durable(engine.offsets, engine)
         return engine
 
     def _open(self) -> None:
@@ -187,18 +262,12 @@ class DebeziumStream(CdcStream):
                 return
 
     def _event(self, line: str) -> None:
-        parsed = parse(line)
-        if parsed is None:
-            return
-        kind, value = parsed
-        if kind == "begin":
-            self._pending.setdefault(value["id"], [])
-        elif kind == "change":
-            self._pending.setdefault(value["transaction"]["id"], []).append(to_change(value))
-        else:  # end: hand the transaction over, each change once (a resumed run may repeat some)
-            changes = {c.key: c for c in self._pending.pop(value["id"], [])}
-            if changes:
-                ordered = [changes[key] for key in sorted(changes)]
-                self.stats["changes_read"] += len(ordered)
-                last = ordered[-1]
-                self._queue.put((ordered, (last.binlog_file, last.binlog_pos)))
+        event = json.loads(line)  # {"topic": ..., "value": ...}, as TestbedEngine writes it
+        parsed = classify(event["topic"], event["value"])
+        if parsed is not None:
+            self.assembler.event(*parsed)
+
+    def _hand_over(self, changes: list[Change]) -> None:
+        self.stats["changes_read"] += len(changes)
+        last = changes[-1]
+        self._queue.put((changes, (last.binlog_file, last.binlog_pos)))

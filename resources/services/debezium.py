@@ -35,6 +35,38 @@ def installed() -> tuple[Path, Path]:
     return jars, classes
 
 
+def connector_settings(host: str, port: int, user: str, password: str, server_id: int,
+                       database: str, table: str, schema_history: Path,
+                       topic_prefix: str = TOPIC_PREFIX) -> dict[str, object]:
+    """The MariaDB connector's settings, the same in the embedded engine and in Kafka Connect."""
+    return {
+        "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
+        "database.hostname": host, "database.port": port,
+        "database.user": user, "database.password": password,
+        "database.server.id": server_id,  # unique per binlog reader of the source
+        "topic.prefix": topic_prefix,  # also the name its offsets are kept under
+        "database.include.list": database,
+        "table.include.list": f"{database}.{table}",
+        "include.schema.changes": "false",
+        # Start at the source's current position, structure only; SELECT + REPLICATION SLAVE +
+        # BINLOG MONITOR are then enough (no LOCK TABLES, no global read lock on writers).
+        "snapshot.mode": "no_data", "snapshot.locking.mode": "none",
+        "schema.history.internal": "io.debezium.storage.file.history.FileSchemaHistory",
+        "schema.history.internal.file.filename": schema_history,
+        "decimal.handling.mode": "string",  # the default is base64 bytes
+        "tombstones.on.delete": "false",
+        "poll.interval.ms": 20, "max.batch.size": 4096,
+        # A lost binlog connection is noticed and restored in ~1 s (the default waits a minute).
+        "connect.keep.alive.interval.ms": 1000,
+        # Heartbeats move the committed offsets even when the table is quiet: a stream is started
+        # only once a first offset is committed (else a crash before it would restart at "now"
+        # and lose what came between).
+        "heartbeat.interval.ms": 500,
+        # BEGIN/END markers with event counts: the stream hands over whole transactions.
+        "provide.transaction.metadata": "true",
+    }
+
+
 class DebeziumEngine(Service):
     kind = "debezium"
     what = "the Debezium CDC engine"
@@ -69,29 +101,12 @@ class DebeziumEngine(Service):
         host, port = self.source
         return {
             "name": f"{TOPIC_PREFIX}-engine",
-            "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
-            "database.hostname": host, "database.port": port,
-            "database.user": self.user, "database.password": self.password,
-            "database.server.id": self.server_id,  # unique per binlog reader of the source
-            "topic.prefix": TOPIC_PREFIX,
-            "database.include.list": self.database,
-            "table.include.list": f"{self.database}.{self.table}",
-            "include.schema.changes": "false",
-            # Start at the source's current position, structure only; SELECT + REPLICATION SLAVE +
-            # BINLOG MONITOR are then enough (no LOCK TABLES, no global read lock on writers).
-            "snapshot.mode": "no_data", "snapshot.locking.mode": "none",
+            **connector_settings(host, port, self.user, self.password, self.server_id,
+                                 self.database, self.table, self.schema_history),
             "offset.storage": "org.apache.kafka.connect.storage.FileOffsetBackingStore",
             "offset.storage.file.filename": self.offsets,
             "offset.flush.interval.ms": 1000,
-            "connect.keep.alive.interval.ms": 1000,
-            "schema.history.internal": "io.debezium.storage.file.history.FileSchemaHistory",
-            "schema.history.internal.file.filename": self.schema_history,
-            "decimal.handling.mode": "string",  # the default is base64 bytes
             "key.converter.schemas.enable": "false", "value.converter.schemas.enable": "false",
-            "tombstones.on.delete": "false",
-            "poll.interval.ms": 20, "max.batch.size": 4096,
-            # BEGIN/END markers with event counts: the stream hands over whole transactions.
-            "provide.transaction.metadata": "true",
             "testbed.events.file": self.events,
             "testbed.health.port": self.port,
             "testbed.streaming.mbean": f"debezium.mariadb:type=connector-metrics,"

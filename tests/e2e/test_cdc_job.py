@@ -1,6 +1,7 @@
-"""The cdc job on the Debezium engine: every CDC check passes on real Debezium + MariaDB, the
-checks name the engine, and nothing is left: no JVM, port, offset file or events file. A stream
-refused before streaming (a server id taken by the source) fails the run and leaves nothing."""
+"""The cdc job on the Debezium engines (embedded, and Kafka Connect + a Kafka broker): every CDC
+check passes on real Debezium + MariaDB, the checks name the engine, and nothing is left: no JVM,
+port, offset file, events file or topic data. A stream refused before streaming (a server id taken
+by the source) fails the run and leaves nothing. (binlog runs in the test_infrastructure job.)"""
 
 import re
 
@@ -27,21 +28,24 @@ def _checks(result) -> dict[str, tuple[bool, str]]:
 
 
 @pytest.mark.e2e
-def test_debezium_engine_passes_every_cdc_check_and_leaves_nothing(state_dir):
+@pytest.mark.parametrize("engine", ["debezium", "debezium-kafka"])
+def test_debezium_engines_pass_every_cdc_check_and_leave_nothing(state_dir, engine):
     watch = LeakWatch(state_dir)
-    result = _run(state_dir, engine="debezium")
+    result = _run(state_dir, engine=engine)
     checks = _checks(result)
     assert result.success, checks
     assert CDC_CHECKS <= set(checks)
     for name in CDC_CHECKS:
         passed, message = checks[name]
-        assert passed and message.startswith("debezium engine: "), (name, message)
+        assert passed and message.startswith(f"{engine} engine: "), (name, message)
     stream = next(m for m in (e.step_materialization_data.materialization
                               for e in result.get_asset_materialization_events())
                   if m.asset_key.to_user_string() == "cdc/stream")
-    assert stream.metadata["engine"].value == "debezium"
+    assert stream.metadata["engine"].value == engine
     assert watch.leaks() == []
-    assert not list(state_dir.rglob("offsets.dat")) and not list(state_dir.rglob("events-*.jsonl"))
+    left = [p for pattern in ("offsets.dat", "connect.offsets", "events-*.jsonl", "*.log")
+            for p in state_dir.rglob(pattern)]
+    assert left == [] and not list(state_dir.rglob("testbed.shop.products-0"))  # topic data
 
 
 @pytest.mark.e2e
