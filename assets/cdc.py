@@ -27,7 +27,8 @@ from resources import cdc, delta
 from resources.criteria import cdc_checks
 from resources.environment import Slot, TestbedEnvironment
 from resources.model.verdict import Verdict
-from resources.services.kafka import KafkaBroker
+from resources.services.debezium import DebeziumEngine
+from resources.services.kafka import KafkaBroker, KafkaConnect
 from resources.services.mariadb import MariaDBServer
 
 SOURCE = AssetKey(["cdc", "mysql_source"])
@@ -37,8 +38,11 @@ BUDGET_S = 5.0
 # What the assets made, for the checks of the same run.
 SOURCE_SLOT: Slot[MariaDBServer] = Slot("cdc/source")
 STREAM_SLOT: Slot[cdc.CdcStream] = Slot("cdc/stream")
-# Service kinds these assets start (the job's preflight refuses a platform that cannot).
+# Service kinds these assets start (the job's preflight refuses a platform that cannot), and what
+# each engine adds (testbed run --cdc-engine checks those before anything starts too).
 SERVICES = (MariaDBServer.kind,)
+ENGINE_SERVICES = {"binlog": (), "debezium": (DebeziumEngine.kind,),
+                   "debezium-kafka": (KafkaBroker.kind, KafkaConnect.kind)}
 
 
 # Literal, not Enum: Dagster's config shows and takes an Enum's member names, and

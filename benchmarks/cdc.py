@@ -9,7 +9,7 @@ CPU, and whether the mirror equals the source at the end.
 Targets: 150-row bulk visible <= 1 s; binlog reader >= 20k changes/s; Debezium embedded p50 <= 50 ms
 and >= 8k changes/s; every engine's mirror equal to the source.
 
-    python benchmarks/cdc.py [--engines binlog debezium] [--sizes 10000 100000]
+    python benchmarks/cdc.py [--engines binlog debezium debezium-kafka] [--sizes 10000 100000]
 """
 
 import argparse
@@ -24,6 +24,7 @@ import psutil
 
 from assets.cdc import _execute, _insert, _mirror_rows, _source_rows
 from resources import cdc
+from resources.services.kafka import KafkaBroker
 from resources.services.mariadb import MariaDBServer
 
 
@@ -63,8 +64,8 @@ class Usage:
     """CPU seconds and peak RSS of the engine's own process (the JVM), and CPU of this process
     (where the binlog engine reads, and where every engine's writer runs)."""
 
-    def __init__(self, stream):
-        self.stream = stream
+    def __init__(self, stream, broker=None):
+        self.stream, self.broker = stream, broker
         self.me = psutil.Process()
         self.cpu0 = sum(self.me.cpu_times()[:2])
         self.peak_rss = 0
@@ -73,15 +74,21 @@ class Usage:
         process = getattr(self.stream, "engine_process", None)
         return psutil.Process(process.process.pid) if process and process.running() else None
 
-    def sample(self) -> None:
+    def jvms(self) -> list[psutil.Process]:
         engine = self.engine()
-        rss = engine.memory_info().rss if engine else self.me.memory_info().rss
+        broker = psutil.Process(self.broker.process.pid) if self.broker else None
+        return [p for p in (engine, broker) if p]
+
+    def sample(self) -> None:
+        jvms = self.jvms()
+        rss = sum(p.memory_info().rss for p in jvms) if jvms else self.me.memory_info().rss
         self.peak_rss = max(self.peak_rss, rss)
 
     def report(self) -> str:
-        engine = self.engine()
-        engine_cpu = f"engine JVM {sum(engine.cpu_times()[:2]):.1f} CPU-s, " if engine else ""
-        where = "engine JVM" if engine else "orchestrator (engine in process)"
+        jvms = self.jvms()
+        engine_cpu = f"engine JVMs {sum(sum(p.cpu_times()[:2]) for p in jvms):.1f} CPU-s, " \
+            if jvms else ""
+        where = f"engine JVMs ({len(jvms)})" if jvms else "orchestrator (engine in process)"
         return (f"{engine_cpu}orchestrator {sum(self.me.cpu_times()[:2]) - self.cpu0:.1f} CPU-s, "
                 f"peak RSS {where} {self.peak_rss / 2**20:.0f} MB")
 
@@ -89,17 +96,20 @@ class Usage:
 def bench_engine(engine: str, sizes: list[int], root: Path) -> dict:
     server = MariaDBServer(root / "mariadb")
     process = server.start()
-    stream = None
+    stream = broker = None
     out: dict = {"engine": engine}
     try:
         _execute(server, [(cdc.PRODUCTS_DDL, ())])
         cdc.create_tables(str(root / "bronze"), str(root / "mirror"))
-        stream = cdc.open_stream(engine, server.cdc, str(root / "bronze"), str(root / "mirror"),
-                                 root / "stream")
         began = time.perf_counter()
+        if engine == "debezium-kafka":
+            broker = KafkaBroker(root / "kafka")
+            broker.start()
+        stream = cdc.open_stream(engine, server.cdc, str(root / "bronze"), str(root / "mirror"),
+                                 root / "stream", broker=broker)
         stream.start()
-        out["start_s"] = time.perf_counter() - began
-        usage = Usage(stream)
+        out["start_s"] = time.perf_counter() - began  # to streaming, a broker included
+        usage = Usage(stream, broker)
         for i in range(20):  # warm-up (a JVM's first batches run interpreted)
             target = stream.stats["changes_written"] + 1
             _execute(server, [_insert([30_000_000 + i])])
@@ -147,6 +157,8 @@ def bench_engine(engine: str, sizes: list[int], root: Path) -> dict:
     finally:
         if stream:
             stream.stop()
+        if broker:
+            broker.stop(10)
         process.stop(10)
 
 
@@ -175,10 +187,10 @@ def main() -> None:
                   f"{w['lag_s']:.2f} s (commits took {w['commit_s']:.2f} s)", flush=True)
         print(f"  {r['usage']}; mirror equals source: {r['mirror_equal']}", flush=True)
     print("\n(delivered: the engine handed the change over; mirror: bronze + mirror hold it)")
-    print("engine     delivered p50/p95 ms  mirror p50/p95 ms  bulk ms  " + "  ".join(
+    print("engine          delivered p50/p95 ms  mirror p50/p95 ms  bulk ms  " + "  ".join(
         f"{rows // 1000}k {kind[:3]} /s" for rows, kind, _w in results[0]["workloads"]))
     for r in results:
-        print(f"{r['engine']:9} {r['delivery_p50_ms']:10.1f} {r['delivery_p95_ms']:7.1f} "
+        print(f"{r['engine']:14} {r['delivery_p50_ms']:10.1f} {r['delivery_p95_ms']:7.1f} "
               f"{r['mirror_p50_ms']:10.1f} {r['mirror_p95_ms']:7.1f} {r['bulk150_ms']:8.0f}  " +
               "  ".join(f"{w['reader_rate']:11,.0f}" for _r, _k, w in r["workloads"]))
 

@@ -99,13 +99,14 @@ def runnable_jobs(defs=None) -> list[str]:
                   if not job.name.startswith("__") and job.name not in HOUSEKEEPING)
 
 
-def preflight(catalog, catalog_path: Path, job) -> None:
+def preflight(catalog, catalog_path: Path, job, extra: tuple[str, ...] = ()) -> None:
     """What the run's resource checks when it starts, checked here first so that a mistake is
-    one clear line (a taken pinned port names the catalog file and the field)."""
+    one clear line (a taken pinned port names the catalog file and the field). extra: service
+    kinds the run's config adds (a CDC engine's)."""
     from resources.environment import SERVICES_TAG
     from resources.platforms.registry import make_platform
 
-    services = tuple(kind for kind in job.tags.get(SERVICES_TAG, "").split(",") if kind)
+    services = tuple(kind for kind in job.tags.get(SERVICES_TAG, "").split(",") if kind) + extra
     try:
         make_platform(platform_name(), str(state_dir()), 60, 10).preflight(
             list(catalog.releases), services)
@@ -116,6 +117,7 @@ def preflight(catalog, catalog_path: Path, job) -> None:
 def run(job_name: str, keep_on_failure: bool, seed_config: dict | None = None,
         catalog_path: str | None = None, report_dir: str | None = None,
         stream_config: dict | None = None) -> int:
+    from assets.cdc import ENGINE_SERVICES
     from pipelines.jobs import LIGHT_SELECTION
     from pipelines.progress import Progress
     from resources import reports
@@ -149,7 +151,8 @@ def run(job_name: str, keep_on_failure: bool, seed_config: dict | None = None,
             return 2
         run_config.setdefault("ops", {})[STREAM_OP] = {"config": stream_config}
     try:
-        preflight(catalog, path, job)
+        preflight(catalog, path, job, ENGINE_SERVICES[stream_config["engine"]]
+                  if stream_config else ())
     except ConfigError as exc:
         print(f"testbed: {exc}", file=sys.stderr)
         return 2

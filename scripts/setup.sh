@@ -8,9 +8,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${TESTBED_CACHE:-$HOME/.cache/testbed}
 venv=${TESTBED_VENV:-$cache/venv}
 python=${PYTHON:-python3}
-# prometheus* for the alerting release; chromium for the browser UI test (Playwright drives it).
+# prometheus* for the alerting release; chromium for the browser UI test (Playwright drives it);
+# maven + the JDK resolve and compile the Debezium engine and Kafka (the CDC engines).
 apt_packages=(postgresql libpostgresql-jdbc-java mariadb-server-core mariadb-client-core
-              prometheus-alertmanager prometheus chromium)
+              prometheus-alertmanager prometheus chromium maven openjdk-17-jdk-headless)
 
 log() { printf 'setup: %s\n' "$*"; }
 

@@ -151,13 +151,25 @@ def test_missing_server_binaries_name_the_packages(monkeypatch):
         mariadb.find_binaries()
 
 
-def test_a_missing_debezium_install_names_make_setup(monkeypatch, tmp_path):
-    from resources.services import debezium
+def test_a_missing_debezium_or_kafka_install_names_make_setup(monkeypatch, tmp_path):
+    from resources.services import debezium, kafka
 
     monkeypatch.setattr(debezium, "debezium_dir", lambda: tmp_path)
     with pytest.raises(debezium.ConfigError, match=r"Debezium 3.5.0.Final engine is not installed "
                                                    r".*run make setup"):
         debezium.DebeziumEngine.check_installed()
+    monkeypatch.setattr(kafka, "kafka_dir", lambda: tmp_path)
+    with pytest.raises(kafka.ConfigError, match=r"Kafka 4.1.1 is not installed .*run make setup"):
+        kafka.KafkaBroker.check_installed()
+
+
+def test_debezium_kafka_without_a_broker_is_refused(source, state_dir):
+    with pytest.raises(cdc.StreamConfigError, match="debezium-kafka engine needs a running Kafka "
+                                                    "broker"):
+        open_stream("debezium-kafka", source, state_dir)
+    with pytest.raises(cdc.StreamConfigError, match="unknown CDC engine 'kafka': choose one of "
+                                                    "binlog, debezium, debezium-kafka"):
+        open_stream("kafka", source, state_dir)
 
 
 @pytest.mark.parametrize("stream", ["binlog", "debezium"], indirect=True)  # Kafka Connect runs

@@ -1,5 +1,7 @@
 """The whole code location loads: assets, checks, jobs and schedule are present by name."""
 
+import re
+
 import pytest
 from dagster import AssetCheckKey, AssetKey, DefaultScheduleStatus
 
@@ -70,7 +72,7 @@ def test_guaranteed_teardown_sensors_and_reaper_run_by_default():
         assert sensors[name].job_name == "environment_teardown"
     reaper = defs.resolve_schedule_def("reaper")
     assert reaper.job_name == "sweep" and reaper.default_status == DefaultScheduleStatus.RUNNING
-    for name in ("environment_teardown", "sweep", "alerting", "test_infrastructure"):
+    for name in ("environment_teardown", "sweep", "alerting", "test_infrastructure", "cdc"):
         assert defs.resolve_job_def(name).executor_def.name == "in_process", name
     # What the UI materializes ad hoc too: a check must see what its asset made in the same run.
     assert defs.resolve_implicit_global_asset_job_def().executor_def.name == "in_process"
@@ -87,3 +89,30 @@ def test_alerting_assets_and_checks_are_present():
     for path, names in expected.items():
         found = {key.name for key in graph.asset_check_keys if key.asset_key == AssetKey(list(path))}
         assert found == names, path
+
+
+def test_the_cdc_job_offers_every_engine_and_refuses_an_unknown_one():
+    """The engine is stream config: a Literal, so the launchpad lists the three and Dagster
+    refuses anything else before the run starts."""
+    from dagster import DagsterInvalidConfigError
+
+    job = defs.resolve_job_def("cdc")
+    assert {node.name for node in job.nodes} >= {"cdc__mysql_source", "cdc__stream",
+                                                  "cdc__products_mirror", "cdc__teardown"}
+    with pytest.raises(DagsterInvalidConfigError, match="not in enum type Literal.*got kafka"):
+        run_ephemeral(job, run_config={"ops": {"cdc__stream": {"config": {"engine": "kafka"}}}})
+
+
+def test_a_cdc_engine_that_is_not_installed_is_named_before_anything_starts(monkeypatch, tmp_path,
+                                                                            capsys):
+    from pipelines import cli
+    from resources.services import kafka
+
+    assert cli.main(["run", "coexistence", "--cdc-engine", "debezium"]) == 2
+    assert "--cdc-engine applies to jobs with cdc/stream" in capsys.readouterr().err
+    monkeypatch.setattr(kafka, "kafka_dir", lambda: tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    assert cli.main(["run", "cdc", "--cdc-engine", "debezium-kafka"]) == 2
+    assert re.search(r"Kafka 4\.1\.1 is not installed in .*: run make setup",
+                     capsys.readouterr().err)
+    assert not (tmp_path / "home").exists()  # no run was started
