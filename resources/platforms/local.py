@@ -42,8 +42,9 @@ from resources.processes import (
 )
 from resources.processes import start as start_process
 from resources.services.base import KINDS, Service, service_kind
+from resources.services.jvm import check_java
 from resources.services.postgres import PostgresServer
-from resources.services.spark import PORT_ROLES, SparkRelease, check_java, check_release_installed
+from resources.services.spark import PORT_ROLES, SparkRelease, check_release_installed
 
 JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs"
 

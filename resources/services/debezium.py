@@ -9,7 +9,6 @@ below are the measured ones (FIELD_NOTES, "Debezium"): minimal grants need no sn
 decimals as strings, no tombstones, a 20 ms poll (p50 ~16 ms instead of ~270 ms).
 """
 
-import shutil
 from pathlib import Path
 
 from resources.model.errors import ConfigError
@@ -17,6 +16,7 @@ from resources.ports import HOST
 from resources.probes import HttpOk, Probe
 from resources.processes import ProcessSpec
 from resources.services.base import Service
+from resources.services.jvm import ArchivedJvm, archive_for, check_java, java_home
 from resources.settings import debezium_dir
 
 VERSION = "3.5.0.Final"  # the newest MariaDB connector served; every Debezium artifact pinned to it
@@ -67,7 +67,15 @@ def connector_settings(host: str, port: int, user: str, password: str, server_id
     }
 
 
-class DebeziumEngine(Service):
+def installed_or_empty() -> tuple[Path, ...]:
+    """The classpath the class archive is keyed by (empty before make setup: no archive then)."""
+    try:
+        return installed()
+    except ConfigError:
+        return ()
+
+
+class DebeziumEngine(ArchivedJvm, Service):
     kind = "debezium"
     what = "the Debezium CDC engine"
     port_role = "health"
@@ -86,12 +94,12 @@ class DebeziumEngine(Service):
         self.schema_history = root / "schema-history.dat"
         self.properties = root / f"engine-{run}.properties"
         self.log_file = root / "logs" / f"{self.name}.log"
+        self.archive = archive_for(f"debezium-{VERSION}-engine", list(installed_or_empty()))
 
     @classmethod
     def check_installed(cls) -> None:
         installed()
-        if not shutil.which("java"):
-            raise ConfigError("java is missing: Debezium needs Java 17 (openjdk-17-jre-headless)")
+        check_java()
 
     @property
     def url(self) -> str:
@@ -127,8 +135,9 @@ class DebeziumEngine(Service):
         jars, classes = installed()
         return ProcessSpec(
             name=self.name,
-            argv=["java", "-Xmx128m", "-XX:+UseSerialGC",
-                  "-cp", f"{jars}/*:{classes}", MAIN_CLASS, str(self.properties)],
+            argv=[str(java_home() / "bin" / "java"), "-Xmx128m", "-XX:+UseSerialGC",
+                  *self.archive.flags(), "-cp", f"{jars}/*:{classes}", MAIN_CLASS,
+                  str(self.properties)],
             log_file=self.log_file, cwd=self.root)
 
     def probe(self) -> Probe:

@@ -9,7 +9,6 @@ nothing to streaming, 0.8-1.2 GB RSS for broker + Connect + consumer.
 """
 
 import base64
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -24,10 +23,11 @@ from resources.probes import HttpJson, Probe, TcpOpen
 from resources.processes import ProcessSpec
 from resources.services.base import Service
 from resources.services.debezium import installed as debezium_installed
+from resources.services.jvm import ArchivedJvm, archive_for, check_java, java_home
 from resources.settings import kafka_dir
 
 VERSION = "4.1.1"
-JVM = ["java", "-XX:+UseSerialGC", "-Djava.awt.headless=true"]
+JVM_FLAGS = ["-XX:+UseSerialGC", "-Djava.awt.headless=true"]
 
 
 def installed() -> Path:
@@ -39,11 +39,23 @@ def installed() -> Path:
     return jars
 
 
+def _jars_or_none() -> list[Path]:
+    """The classpath class archives are keyed by (empty before make setup: no archive then)."""
+    try:
+        return [installed()]
+    except ConfigError:
+        return []
+
+
+def _java(archive) -> list[str]:
+    return [str(java_home() / "bin" / "java"), *JVM_FLAGS, *archive.flags()]
+
+
 def _properties(path: Path, values: dict[str, object]) -> None:
     path.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
 
 
-class KafkaBroker(Service):
+class KafkaBroker(ArchivedJvm, Service):
     kind = "kafka"
     what = "the Kafka broker of the debezium-kafka CDC engine"
     port_role = "kafka"
@@ -51,12 +63,12 @@ class KafkaBroker(Service):
     def __init__(self, root: Path, ready_timeout: float = 90.0, name: str = "kafka"):
         super().__init__(name, root, ready_timeout, owner="cdc")
         self.controller_port = free_port()
+        self.archive = archive_for(f"kafka-{VERSION}-broker", _jars_or_none())
 
     @classmethod
     def check_installed(cls) -> None:
         installed()
-        if not shutil.which("java"):
-            raise ConfigError("java is missing: Kafka needs Java 17 (openjdk-17-jre-headless)")
+        check_java()
 
     @property
     def ports(self) -> dict[str, int]:
@@ -84,9 +96,11 @@ class KafkaBroker(Service):
         })
         # KRaft needs its metadata dir formatted with a cluster id before the first start.
         cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        done = subprocess.run([*JVM, "-Xmx128m", "-cp", f"{installed()}/*", "kafka.tools.StorageTool",
-                               "format", "-t", cluster, "-c", str(config)],
+        tool = archive_for(f"kafka-{VERSION}-storage-tool", _jars_or_none())
+        done = subprocess.run([*_java(tool), "-Xmx128m", "-cp", f"{installed()}/*",
+                               "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(config)],
                               capture_output=True, text=True, cwd=self.root)
+        tool.keep(done.returncode == 0)
         if done.returncode != 0:
             raise RuntimeError(f"formatting Kafka's metadata dir failed:\n"
                                f"{(done.stdout + done.stderr)[-1500:]}")
@@ -94,7 +108,7 @@ class KafkaBroker(Service):
     def recipe(self) -> ProcessSpec:
         return ProcessSpec(
             name=self.name,
-            argv=[*JVM, "-Xmx256m", "-cp", f"{installed()}/*", "kafka.Kafka",
+            argv=[*_java(self.archive), "-Xmx256m", "-cp", f"{installed()}/*", "kafka.Kafka",
                   str(self.root / "server.properties")],
             log_file=self.root / "logs" / "kafka.log", cwd=self.root)
 
@@ -113,7 +127,7 @@ class KafkaBroker(Service):
                     raise
 
 
-class KafkaConnect(Service):
+class KafkaConnect(ArchivedJvm, Service):
     """Kafka Connect standalone with one connector: Debezium's MariaDB source. Its offsets are a
     file in its directory (kept across runs, so a restart resumes); ready when the connector and
     its task are RUNNING (the stream then waits for a heartbeat: streaming, not just started)."""
@@ -129,6 +143,7 @@ class KafkaConnect(Service):
         self.bootstrap_servers = bootstrap_servers
         self.settings = connector
         self.connector = f"{connector['topic.prefix']}-mariadb"
+        self.archive = archive_for(f"kafka-{VERSION}-connect", _jars_or_none())
         self.run = run
         self.log_file = root / "logs" / f"{self.name}.log"
         self.offsets = root / "connect.offsets"  # kept across runs: a restart resumes there
@@ -166,7 +181,7 @@ class KafkaConnect(Service):
     def recipe(self) -> ProcessSpec:
         return ProcessSpec(
             name=self.name,
-            argv=[*JVM, "-Xmx256m", "-cp", f"{installed()}/*",
+            argv=[*_java(self.archive), "-Xmx256m", "-cp", f"{installed()}/*",
                   "org.apache.kafka.connect.cli.ConnectStandalone",
                   str(self.root / "worker.properties"),
                   str(self.root / f"connector-{self.run}.properties")],

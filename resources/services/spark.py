@@ -9,9 +9,6 @@ Connect server) is a small Service: its argv, its readiness probe, its spark-def
 """
 
 import os
-import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import ClassVar
 
@@ -24,7 +21,8 @@ from resources.probes import HttpJson, LogContains, Probe, TcpOpen, all_of
 from resources.processes import ProcessSpec
 from resources.services.base import Service
 from resources.services.class_archive import ClassArchive
-from resources.settings import ivy_dir, java_home_setting, job_python, release_jars, spark_home
+from resources.services.jvm import ArchivedJvm, check_java, java_home
+from resources.settings import ivy_dir, job_python, release_jars, spark_home
 
 JDBC_JAR = Path("/usr/share/java/postgresql.jar")
 # For the daemons, drivers and the Connect server (not executors): a test environment's JVMs live
@@ -32,9 +30,6 @@ JDBC_JAR = Path("/usr/share/java/postgresql.jar")
 # it takes (both releases: 47 -> 25 CPU-seconds, 27 s -> 16 s to ready, measured here); executors
 # keep the full JIT for the work jobs do.
 SHORT_LIVED_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-# The first JVM of a kind writes its class archive as it exits: up to ~9 s for a Connect server on
-# 2 busy cores. Killing it at the usual grace would throw the archive away.
-DUMP_GRACE_SECONDS = 40.0
 
 # Component -> the port roles it listens on.
 PORT_ROLES = {
@@ -44,29 +39,6 @@ PORT_ROLES = {
     "worker": ("rpc", "ui"),
     "connect": ("grpc", "ui"),
 }
-
-
-def java_home() -> Path:
-    if java_home_setting():
-        return Path(java_home_setting())
-    java = shutil.which("java")
-    if not java:
-        raise ConfigError("java not found on PATH: install openjdk-17-jre-headless (make setup checks it)")
-    return Path(os.path.realpath(java)).parent.parent
-
-
-def java_major(home: Path) -> int:
-    out = subprocess.run([str(home / "bin" / "java"), "-version"], capture_output=True, text=True)
-    match = re.search(r'version "(\d+)', out.stderr + out.stdout)
-    return int(match.group(1)) if match else 0
-
-
-def check_java() -> None:
-    home = java_home()
-    if not (home / "bin" / "java").exists():
-        raise ConfigError(f"JAVA_HOME={home} has no bin/java: point JAVA_HOME at a Java 17 JDK")
-    if java_major(home) < 17:
-        raise ConfigError(f"Java 17+ is required (JAVA_HOME={home}); install openjdk-17")
 
 
 def check_release_installed(spec: ReleaseSpec) -> None:
@@ -193,7 +165,7 @@ class SparkRelease:
             connect_ui=f"http://{HOST}:{p['connect.ui']}" if "connect" in has else None)
 
 
-class SparkComponent(Service):
+class SparkComponent(ArchivedJvm, Service):
     """One JVM of a release. Subclasses give its argv, probe and own spark-defaults."""
 
     component: ClassVar[str]
@@ -247,13 +219,6 @@ class SparkComponent(Service):
         return super().facts().model_copy(update={
             "kind": self.component, "data_dir": str(self.data_dir), "conf_dir": str(self.conf_dir)})
 
-    def stop(self, grace_seconds: float = 10.0) -> None:
-        if self.archive.dump is not None:
-            grace_seconds = max(grace_seconds, DUMP_GRACE_SECONDS)
-        super().stop(grace_seconds)
-        if self.process is not None:  # a JVM that stopped on SIGTERM wrote its class archive
-            self.archive.keep(self.process.executor.process is None
-                              or self.process.executor.process.returncode != -9)
 
 
 class Metastore(SparkComponent):
