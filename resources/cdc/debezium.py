@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import re
 import time
+from abc import abstractmethod
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -148,40 +149,31 @@ class Assembler:
                 f"{count} changes seen")
 
 
-class DebeziumStream(CdcStream):
-    engine = "debezium"
-    default_server_id = 5400
+class EngineProcessStream(CdcStream):
+    """A stream whose engine is a process of its own (a service the stream starts through launch):
+    started before the reader, restarted from its offsets when it dies, and stopped FIRST on stop,
+    so that everything it confirmed is read before the threads end. Subclasses say how to start
+    it (`_start_engine`) and how to read what it delivers (`_read`, into self.assembler)."""
+
     needs = NEEDS
 
     def __init__(self, creds: Credentials, bronze: str, mirror: str, checkpoint: Path,
-                 server_id: int = 5400, root: Path | None = None,
-                 launch: Callable[[DebeziumEngine], object] | None = None):
+                 server_id: int, root: Path, launch: Callable[[object], object] | None,
+                 what: str):
         super().__init__(creds, bronze, mirror, checkpoint, server_id)
-        self.root = root or checkpoint.parent / "debezium"  # offsets, history, events files
+        self.root = root  # the engine's offsets, schema history, logs
         self._launch = launch or (lambda service: service.start())
-        self._holder = f"the Debezium stream into {Path(bronze).name}"
-        self.engine_process: DebeziumEngine | None = None
+        self._holder = f"{what} into {Path(bronze).name}"
+        self.engine_process = None  # the running engine service
         self.assembler = Assembler(self._hand_over)
         self._finishing = False
 
-    def restarted(self) -> "DebeziumStream":
-        return DebeziumStream(self.creds, self.bronze, self.mirror, self.checkpoint,
-                              self.server_id, self.root, self._launch)
+    @abstractmethod
+    def _start_engine(self) -> None:
+        """Start the engine (a new run) and return once it streams from a committed offset."""
 
-    # --- the engine process ----------------------------------------------------------------------
-
-    def _runs(self) -> list[int]:
-        return sorted(int(m.group(1)) for path in self.root.glob("events-*.jsonl")
-                      if (m := re.fullmatch(r"events-(\d+)\.jsonl", path.name)))
-
-    def _start_engine(self) -> DebeziumEngine:
-        run = (self._runs() or [-1])[-1] + 1
-        engine = DebeziumEngine(self.root, self.creds.host, self.creds.port, self.creds.user,
-                                self.creds.password, self.server_id, DATABASE, TABLE, run=run)
-        self.engine_process = engine
-        self._launch(engine)
-        wait_durable(engine.offsets, engine)
-        return engine
+    def _before_start(self) -> None:
+        """What the engine needs before its first start (topics, say)."""
 
     def _open(self) -> None:
         current = verify_source(self.creds, self.needs, self.server_id)
@@ -190,14 +182,18 @@ class DebeziumStream(CdcStream):
             self.root.mkdir(parents=True, exist_ok=True)
             if not self.checkpoint.exists():
                 self._save_checkpoint(current)
+            self._before_start()
             self._start_engine()
         except BaseException:
+            if self.engine_process is not None and self.engine_process.running():
+                self.engine_process.stop(10)
             release(self.server_id, self._holder)
             raise
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the engine first (it writes out and confirms what it has), then let the reader
-        take every line it wrote, then stop the threads (the writer drains what was handed over)."""
+        take everything it delivered, then stop the threads (the writer drains what was handed
+        over)."""
         self._finishing = True
         if self.engine_process is not None:
             self.engine_process.stop(timeout)
@@ -210,6 +206,54 @@ class DebeziumStream(CdcStream):
         if self.engine_process is not None and self.engine_process.running():
             self.engine_process.stop(timeout)
         release(self.server_id, self._holder)
+
+    def _restart_engine(self) -> None:
+        """The engine died (a crash, a kill, a failed source): a new run resumes from its
+        committed offsets and may repeat what the dead one delivered but had not confirmed."""
+        engine = self.engine_process
+        self.reconnects.append(f"{engine.name} exited; restarting from its offsets. Its log "
+                               f"ends: {tail(engine.log_file, 3)}")
+        while not (self._stop.is_set() or self._finishing):
+            try:
+                self._start_engine()
+                return
+            except Exception as exc:
+                self.reconnects.append(f"restarting {engine.name} failed: {exc}")
+                time.sleep(1.0)
+
+    def _hand_over(self, changes: list[Change]) -> None:
+        self.stats["changes_read"] += len(changes)
+        last = changes[-1]
+        self._queue.put((changes, (last.binlog_file, last.binlog_pos)))
+
+
+class DebeziumStream(EngineProcessStream):
+    engine = "debezium"
+    default_server_id = 5400
+
+    def __init__(self, creds: Credentials, bronze: str, mirror: str, checkpoint: Path,
+                 server_id: int = 5400, root: Path | None = None,
+                 launch: Callable[[DebeziumEngine], object] | None = None):
+        super().__init__(creds, bronze, mirror, checkpoint, server_id,
+                         root or checkpoint.parent / "debezium", launch, "the Debezium stream")
+
+    def restarted(self) -> "DebeziumStream":
+        return DebeziumStream(self.creds, self.bronze, self.mirror, self.checkpoint,
+                              self.server_id, self.root, self._launch)
+
+    # --- the engine process ----------------------------------------------------------------------
+
+    def _runs(self) -> list[int]:
+        return sorted(int(m.group(1)) for path in self.root.glob("events-*.jsonl")
+                      if (m := re.fullmatch(r"events-(\d+)\.jsonl", path.name)))
+
+    def _start_engine(self) -> None:
+        run = (self._runs() or [-1])[-1] + 1
+        engine = DebeziumEngine(self.root, self.creds.host, self.creds.port, self.creds.user,
+                                self.creds.password, self.server_id, DATABASE, TABLE, run=run)
+        self.engine_process = engine
+        self._launch(engine)
+        wait_durable(engine.offsets, engine)
 
     # --- reader ----------------------------------------------------------------------------------
 
@@ -226,17 +270,7 @@ class DebeziumStream(CdcStream):
                 self._take(events, follow=True)
             if self._finishing or self._stop.is_set():
                 return
-            # The engine died (crash, kill, failed source): its file is complete; a new run
-            # resumes from its committed offsets and may repeat some of what this one wrote.
-            self.reconnects.append(f"{engine.name} exited; restarting from its offsets. Its log "
-                                   f"ends: {tail(engine.log_file, 3)}")
-            while not (self._stop.is_set() or self._finishing):
-                try:
-                    self._start_engine()
-                    break
-                except Exception as exc:
-                    self.reconnects.append(f"restarting the engine failed: {exc}")
-                    time.sleep(1.0)
+            self._restart_engine()  # its file is complete; the next run writes its own
 
     def _take(self, events, follow: bool) -> None:
         """Read lines into transactions; with follow, keep tailing while the engine runs."""
@@ -266,8 +300,3 @@ class DebeziumStream(CdcStream):
         parsed = classify(event["topic"], event["value"])
         if parsed is not None:
             self.assembler.event(*parsed)
-
-    def _hand_over(self, changes: list[Change]) -> None:
-        self.stats["changes_read"] += len(changes)
-        last = changes[-1]
-        self._queue.put((changes, (last.binlog_file, last.binlog_pos)))

@@ -22,9 +22,8 @@ from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
-from resources.cdc.debezium import NEEDS, Assembler, classify, wait_durable
-from resources.cdc.source import claim, release, verify_source
-from resources.cdc.stream import TABLE, CdcStream, Change, StreamConfigError
+from resources.cdc.debezium import EngineProcessStream, classify, wait_durable
+from resources.cdc.stream import TABLE, StreamConfigError
 from resources.processes import tail
 from resources.services.debezium import connector_settings
 from resources.services.kafka import KafkaBroker, KafkaConnect
@@ -33,28 +32,22 @@ from resources.services.mariadb import DATABASE, Credentials
 STREAMING_TIMEOUT = 90.0
 
 
-class DebeziumKafkaStream(CdcStream):
+class DebeziumKafkaStream(EngineProcessStream):
     engine = "debezium-kafka"
     default_server_id = 5500
-    needs = NEEDS
 
     def __init__(self, creds: Credentials, bronze: str, mirror: str, checkpoint: Path,
                  broker: KafkaBroker, server_id: int = 5500, root: Path | None = None,
                  launch: Callable[[KafkaConnect], object] | None = None,
                  topic_prefix: str | None = None):
-        super().__init__(creds, bronze, mirror, checkpoint, server_id)
+        super().__init__(creds, bronze, mirror, checkpoint, server_id,
+                         root or checkpoint.parent / "kafka-connect", launch,
+                         "the Debezium (Kafka Connect) stream")
+        self.broker = broker  # started by the caller, outlives the stream (it holds the topics)
         self.topic_prefix = topic_prefix or f"cdc_{uuid.uuid4().hex[:8]}"  # kept by restarts
         self.data_topic = f"{self.topic_prefix}.{DATABASE}.{TABLE}"
         self.transaction_topic = f"{self.topic_prefix}.transaction"
         self.heartbeat_topic = f"__debezium-heartbeat.{self.topic_prefix}"
-        self.broker = broker  # started by the caller, outlives the stream (it holds the topics)
-        self.root = root or checkpoint.parent / "kafka-connect"  # Connect's offsets and history
-        self._launch = launch or (lambda service: service.start())
-        self._holder = f"the Debezium (Kafka Connect) stream into {Path(bronze).name}"
-        self.engine_process: KafkaConnect | None = None
-        self.assembler = Assembler(self._hand_over)
-        self._finishing = False
-        self._runs = 0
 
     def restarted(self) -> "DebeziumKafkaStream":
         return DebeziumKafkaStream(self.creds, self.bronze, self.mirror, self.checkpoint,
@@ -63,20 +56,18 @@ class DebeziumKafkaStream(CdcStream):
 
     # --- Kafka Connect ---------------------------------------------------------------------------
 
-    def _start_connect(self) -> KafkaConnect:
+    def _start_engine(self) -> None:
         run = len(list((self.root / "logs").glob("kafka-connect*.log"))) \
             if (self.root / "logs").exists() else 0
-        connect = KafkaConnect(self.root, self.broker.bootstrap_servers, {
-            **connector_settings(self.creds.host, self.creds.port, self.creds.user,
-                                 self.creds.password, self.server_id, DATABASE, TABLE,
-                                 self.root / "schema-history.dat", self.topic_prefix),
-        }, run=run)
+        connect = KafkaConnect(self.root, self.broker.bootstrap_servers, connector_settings(
+            self.creds.host, self.creds.port, self.creds.user, self.creds.password,
+            self.server_id, DATABASE, TABLE, self.root / "schema-history.dat",
+            self.topic_prefix), run=run)
         self.engine_process = connect
         started_ms = int(time.time() * 1000)
         self._launch(connect)
         self._wait_streaming(connect, started_ms)
         wait_durable(connect.offsets, connect)
-        return connect
 
     def _wait_streaming(self, connect: KafkaConnect, since_ms: int) -> None:
         """RUNNING is not yet streaming: wait for a heartbeat, sent from the streaming phase."""
@@ -102,40 +93,11 @@ class DebeziumKafkaStream(CdcStream):
                          "enable.auto.commit": False, "auto.offset.reset": "earliest",
                          "enable.partition.eof": False})
 
-    def _open(self) -> None:
+    def _before_start(self) -> None:
         if not self.broker.running():
             raise StreamConfigError(f"the Kafka broker {self.broker.name} is not running: start it "
                                     f"before the debezium-kafka stream")
-        current = verify_source(self.creds, self.needs, self.server_id)
-        claim(self.server_id, self._holder)
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            if not self.checkpoint.exists():
-                self._save_checkpoint(current)
-            self.broker.create_topics((self.data_topic, self.transaction_topic,
-                                       self.heartbeat_topic))
-            self._start_connect()
-        except BaseException:
-            if self.engine_process is not None:
-                self.engine_process.stop(10)
-            release(self.server_id, self._holder)
-            raise
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop Connect first (it publishes and confirms what it has), let the reader consume the
-        topics to their end, then stop the threads (the writer drains what was handed over)."""
-        self._finishing = True
-        if self.engine_process is not None:
-            self.engine_process.stop(timeout)
-        deadline = time.monotonic() + timeout
-        while self._threads and self._threads[0].is_alive() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        super().stop(timeout)
-
-    def _close(self, timeout: float) -> None:
-        if self.engine_process is not None and self.engine_process.running():
-            self.engine_process.stop(timeout)
-        release(self.server_id, self._holder)
+        self.broker.create_topics((self.data_topic, self.transaction_topic, self.heartbeat_topic))
 
     # --- reader ----------------------------------------------------------------------------------
 
@@ -160,7 +122,7 @@ class DebeziumKafkaStream(CdcStream):
                     if self._caught_up(consumer, partitions):
                         return
                 elif not self.engine_process.running():
-                    self._restart_connect()
+                    self._restart_engine()
         except KafkaException as exc:
             self.errors.append(f"reader: {exc}")
         finally:
@@ -174,20 +136,3 @@ class DebeziumKafkaStream(CdcStream):
             if position.offset < high and not (position.offset < 0 and high == 0):
                 return False
         return True
-
-    def _restart_connect(self) -> None:
-        connect = self.engine_process
-        self.reconnects.append(f"{connect.name} exited; restarting from its offsets. Its log "
-                               f"ends: {tail(connect.log_file, 3)}")
-        while not (self._stop.is_set() or self._finishing):
-            try:
-                self._start_connect()
-                return
-            except Exception as exc:
-                self.reconnects.append(f"restarting Kafka Connect failed: {exc}")
-                time.sleep(1.0)
-
-    def _hand_over(self, changes: list[Change]) -> None:
-        self.stats["changes_read"] += len(changes)
-        last = changes[-1]
-        self._queue.put((changes, (last.binlog_file, last.binlog_pos)))
