@@ -119,7 +119,10 @@ class DebeziumKafkaStream(EngineProcessStream):
                     continue
                 last_look = time.monotonic()
                 if self._finishing:
-                    if self._caught_up(consumer, partitions):
+                    # Only once Connect has exited: until then it may still publish (and then
+                    # confirm) its last records.
+                    if not self.engine_process.running() and \
+                            self._caught_up(consumer, partitions):
                         return
                 elif not self.engine_process.running():
                     self._restart_engine()
