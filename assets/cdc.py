@@ -83,10 +83,10 @@ def mysql_source(context: AssetExecutionContext, testbed: TestbedEnvironment) ->
 
 
 @asset(key=STREAM, group_name="cdc", deps=[SOURCE], kinds={"delta"},
-       description="The CDC stream for this environment (engine binlog, debezium or debezium-kafka): "
-                   "change records "
-                   "land in a bronze Delta table and are applied to the mirror, whole transactions "
-                   "at a time; the position is checkpointed per flush.")
+       description="The CDC stream for this environment (engine binlog, debezium or "
+                   "debezium-kafka): change records land in a bronze Delta table and are applied "
+                   "to the mirror, whole transactions at a time; the position is checkpointed per "
+                   "flush.")
 def stream(context: AssetExecutionContext, config: StreamConfig,
            testbed: TestbedEnvironment) -> MaterializeResult:
     env = testbed.environment
@@ -100,8 +100,7 @@ def stream(context: AssetExecutionContext, config: StreamConfig,
     cdc.create_tables(bronze, mirror)
     broker = None
     if config.engine == "debezium-kafka":  # holds the topics: outlives restarts of the stream
-        broker = env.once("kafka", lambda: env.start(
-            KafkaBroker(env.path / "kafka")))
+        broker = env.once("kafka", lambda: env.start(KafkaBroker(env.path / "kafka")))
     running = cdc.open_stream(config.engine, server.cdc, bronze, mirror, env.path / "cdc",
                               server_id=config.server_id or None, launch=env.start,
                               broker=broker)

@@ -225,8 +225,10 @@ def test_sigkill_of_the_debezium_engine_mid_workload_loses_and_duplicates_nothin
         writer.join()
         want = _source_rows(source)
         assert running.wait_for(lambda: _mirror_rows(running) == want, 60), running.reconnects
-        assert running.engine_process is not first and running.engine_process.running()
-        assert at_kill < 300  # the rest came through the restarted run
+        # The engine may have delivered everything before it died; the restart happens anyway.
+        assert running.wait_for(lambda: running.engine_process is not first
+                                and running.engine_process.running(), 60), running.reconnects
+        assert at_kill < 300  # killed while the stream was still landing the workload
         assert any("exited; restarting from its offsets" in r for r in running.reconnects)
     finally:
         running.stop()
