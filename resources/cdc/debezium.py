@@ -37,9 +37,9 @@ from resources.processes import tail
 from resources.services.debezium import DebeziumEngine
 from resources.services.mariadb import DATABASE, Credentials
 
-NEEDS = Needs("debezium", {"log_bin": "ON", "binlog_format": "ROW",
-                                  "binlog_row_image": "FULL"},
-                     select_on=f"{DATABASE}.{TABLE}")
+# No binlog_row_metadata: Debezium keeps its own schema history (hence SELECT on the table).
+NEEDS = Needs("debezium", {"log_bin": "ON", "binlog_format": "ROW", "binlog_row_image": "FULL"},
+              select_on=f"{DATABASE}.{TABLE}")
 OPS = {"c": "insert", "r": "insert", "u": "update", "d": "delete"}
 EPOCH = dt.datetime(1970, 1, 1)
 TAIL_INTERVAL = 0.005  # seconds between looks at a file with nothing new (latency floor)
@@ -137,7 +137,7 @@ class Assembler:
                 return  # its changes are still on the way
             self.ends.pop(0)
             self.done.add(transaction)
-            del self.pending[transaction]
+            self.pending.pop(transaction, None)
             if changes:
                 self.hand_over([changes[key] for key in sorted(changes)])
 

@@ -68,7 +68,8 @@ def connector_settings(host: str, port: int, user: str, password: str, server_id
 
 
 def installed_or_empty() -> tuple[Path, ...]:
-    """The classpath the class archive is keyed by (empty before make setup: no archive then)."""
+    """The classpath the class archive is keyed by (empty before make setup, when
+    check_installed refuses the start anyway)."""
     try:
         return installed()
     except ConfigError:

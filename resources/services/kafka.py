@@ -4,8 +4,8 @@ one JVM) and Kafka Connect standalone running Debezium's MariaDB connector. Both
 
 Measured here (FIELD_NOTES, "Debezium"): `plugin.discovery=service_load` saves ~7 s of plugin
 scanning; topics are created before Connect starts (`create_topics`; no auto-creation races; one
-partition each, so each topic's order is total); about 9 s cold from
-nothing to streaming, 0.8-1.2 GB RSS for broker + Connect + consumer.
+partition each, so each topic's order is total). With class-data archives the broker is ready in
+~1.9 s and Connect in ~2.0 s (4.5 s and 3.4 s without); ~835 MB RSS for broker + Connect under load.
 """
 
 import base64
@@ -40,7 +40,8 @@ def installed() -> Path:
 
 
 def _jars_or_none() -> list[Path]:
-    """The classpath class archives are keyed by (empty before make setup: no archive then)."""
+    """The classpath class archives are keyed by (empty before make setup, when check_installed
+    refuses the start anyway)."""
     try:
         return [installed()]
     except ConfigError:
