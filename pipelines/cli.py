@@ -138,18 +138,17 @@ def run(job_name: str, keep_on_failure: bool, seed_config: dict | None = None,
                                              "catalog_path": str(path)}}},
         # Every event stays in the instance (and the UI); the terminal gets progress and errors.
         "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    if seed_config:
-        if SEEDED_OP not in {node.name for node in job.nodes}:
-            print(f"testbed: --engine/--rows apply to jobs with delta/seeded_table "
-                  f"(test_infrastructure), not {job_name}", file=sys.stderr)
+    for op, config, applies in (
+            (SEEDED_OP, seed_config, "--engine/--rows apply to jobs with delta/seeded_table "
+                                     "(test_infrastructure)"),
+            (STREAM_OP, stream_config, "--cdc-engine applies to jobs with cdc/stream (cdc, "
+                                       "test_infrastructure)")):
+        if not config:
+            continue
+        if op not in {node.name for node in job.nodes}:
+            print(f"testbed: {applies}, not {job_name}", file=sys.stderr)
             return 2
-        run_config.setdefault("ops", {})[SEEDED_OP] = {"config": seed_config}
-    if stream_config:
-        if STREAM_OP not in {node.name for node in job.nodes}:
-            print(f"testbed: --cdc-engine applies to jobs with cdc/stream (cdc, "
-                  f"test_infrastructure), not {job_name}", file=sys.stderr)
-            return 2
-        run_config.setdefault("ops", {})[STREAM_OP] = {"config": stream_config}
+        run_config.setdefault("ops", {})[op] = {"config": config}
     try:
         preflight(catalog, path, job, ENGINE_SERVICES[stream_config["engine"]]
                   if stream_config else ())

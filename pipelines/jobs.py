@@ -77,8 +77,9 @@ def cdc_job():
     return environment_job(
         "cdc", AssetSelection.assets(*CDC_ASSETS), CDC_TEARDOWN,
         "Seed 003 story 3 alone: a MariaDB source, a CDC stream into Delta on the engine the "
-        "stream's config names (binlog, debezium or debezium-kafka), the mirror; bulk capture, transaction "
-        "order, mirror equality, resume without loss; tear down.", services=cdc.SERVICES)
+        "stream's config names (binlog, debezium or debezium-kafka), the mirror; bulk capture, "
+        "transaction order, mirror equality, resume without loss; tear down.",
+        services=cdc.SERVICES)
 
 
 def alerting_teardown():

@@ -41,7 +41,7 @@ class BinlogStream(CdcStream):
 
     def _open(self) -> None:
         current = verify_source(self.creds, self.needs, self.server_id)
-        claim(self.server_id, self._holder)
+        claim(self.server_id, self._holder, self.creds)
         if not self.checkpoint.exists():
             self._save_checkpoint(current)  # a new stream starts at the source's current position
         self._position = self.position()

@@ -177,7 +177,7 @@ class EngineProcessStream(CdcStream):
 
     def _open(self) -> None:
         current = verify_source(self.creds, self.needs, self.server_id)
-        claim(self.server_id, self._holder)
+        claim(self.server_id, self._holder, self.creds)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             if not self.checkpoint.exists():

@@ -95,13 +95,6 @@ def verify_source(creds: Credentials, needs: Needs, server_id: int) -> tuple[str
             raise StreamConfigError(
                 f"server_id {server_id} is in use by the replica {replicas[server_id]} of {where}; "
                 f"give the stream another (stream config server_id)")
-        with _CLAIMS:
-            if server_id in _CLAIMED:
-                raise StreamConfigError(
-                    f"server_id {server_id} is in use by {_CLAIMED[server_id]} reading {where}; "
-                    f"two readers with one id kick each other off: give the stream another "
-                    f"(stream config server_id)")
-
         cursor.execute("SHOW MASTER STATUS")
         log_file, log_pos = cursor.fetchone()[:2]
         return log_file, int(log_pos)
@@ -109,11 +102,14 @@ def verify_source(creds: Credentials, needs: Needs, server_id: int) -> tuple[str
         conn.close()
 
 
-def claim(server_id: int, holder: str) -> None:
+def claim(server_id: int, holder: str, creds: Credentials) -> None:
+    """Take server_id for holder among this process's streams (after verify_source)."""
     with _CLAIMS:
         if server_id in _CLAIMED:
-            raise StreamConfigError(f"server_id {server_id} is in use by {_CLAIMED[server_id]}; "
-                                    f"give the stream another (stream config server_id)")
+            raise StreamConfigError(
+                f"server_id {server_id} is in use by {_CLAIMED[server_id]} reading source "
+                f"{creds.host}:{creds.port}; two readers with one id kick each other off: give the "
+                f"stream another (stream config server_id)")
         _CLAIMED[server_id] = holder
 
 

@@ -67,15 +67,6 @@ def connector_settings(host: str, port: int, user: str, password: str, server_id
     }
 
 
-def installed_or_empty() -> tuple[Path, ...]:
-    """The classpath the class archive is keyed by (empty before make setup, when
-    check_installed refuses the start anyway)."""
-    try:
-        return installed()
-    except ConfigError:
-        return ()
-
-
 class DebeziumEngine(ArchivedJvm, Service):
     kind = "debezium"
     what = "the Debezium CDC engine"
@@ -95,7 +86,7 @@ class DebeziumEngine(ArchivedJvm, Service):
         self.schema_history = root / "schema-history.dat"
         self.properties = root / f"engine-{run}.properties"
         self.log_file = root / "logs" / f"{self.name}.log"
-        self.archive = archive_for(f"debezium-{VERSION}-engine", list(installed_or_empty()))
+        self.archive = archive_for(f"debezium-{VERSION}-engine", lambda: list(installed()))
 
     @classmethod
     def check_installed(cls) -> None:

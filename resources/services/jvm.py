@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from resources.model.errors import ConfigError
@@ -43,8 +44,14 @@ def check_java() -> None:
         raise ConfigError(f"Java 17+ is required (JAVA_HOME={home}); install openjdk-17")
 
 
-def archive_for(key: str, classpath: list[Path]) -> ClassArchive:
-    return ClassArchive(java_home(), key, classpath)
+def archive_for(key: str, classpath: Callable[[], list[Path]]) -> ClassArchive:
+    """The archive of kind `key` on the classpath `classpath()` names; before make setup that
+    raises ConfigError, and the archive is keyed by no jars (check_installed refuses the start)."""
+    try:
+        found = classpath()
+    except ConfigError:
+        found = []
+    return ClassArchive(java_home(), key, found)
 
 
 class ArchivedJvm:

@@ -39,15 +39,6 @@ def installed() -> Path:
     return jars
 
 
-def _jars_or_none() -> list[Path]:
-    """The classpath class archives are keyed by (empty before make setup, when check_installed
-    refuses the start anyway)."""
-    try:
-        return [installed()]
-    except ConfigError:
-        return []
-
-
 def _java(archive) -> list[str]:
     return [str(java_home() / "bin" / "java"), *JVM_FLAGS, *archive.flags()]
 
@@ -64,7 +55,7 @@ class KafkaBroker(ArchivedJvm, Service):
     def __init__(self, root: Path, ready_timeout: float = 90.0, name: str = "kafka"):
         super().__init__(name, root, ready_timeout, owner="cdc")
         self.controller_port = free_port()
-        self.archive = archive_for(f"kafka-{VERSION}-broker", _jars_or_none())
+        self.archive = archive_for(f"kafka-{VERSION}-broker", lambda: [installed()])
 
     @classmethod
     def check_installed(cls) -> None:
@@ -97,7 +88,7 @@ class KafkaBroker(ArchivedJvm, Service):
         })
         # KRaft needs its metadata dir formatted with a cluster id before the first start.
         cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        tool = archive_for(f"kafka-{VERSION}-storage-tool", _jars_or_none())
+        tool = archive_for(f"kafka-{VERSION}-storage-tool", lambda: [installed()])
         done = subprocess.run([*_java(tool), "-Xmx128m", "-cp", f"{installed()}/*",
                                "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(config)],
                               capture_output=True, text=True, cwd=self.root)
@@ -144,7 +135,7 @@ class KafkaConnect(ArchivedJvm, Service):
         self.bootstrap_servers = bootstrap_servers
         self.settings = connector
         self.connector = f"{connector['topic.prefix']}-mariadb"
-        self.archive = archive_for(f"kafka-{VERSION}-connect", _jars_or_none())
+        self.archive = archive_for(f"kafka-{VERSION}-connect", lambda: [installed()])
         self.run = run
         self.log_file = root / "logs" / f"{self.name}.log"
         self.offsets = root / "connect.offsets"  # kept across runs: a restart resumes there
