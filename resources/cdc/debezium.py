@@ -170,7 +170,12 @@ class EngineProcessStream(CdcStream):
 
     @abstractmethod
     def _start_engine(self) -> None:
-        """Start the engine (a new run) and return once it streams from a committed offset."""
+        """Start the engine (a new run, self.engine_process) and return once it streams."""
+
+    def _start_durably(self) -> None:
+        """A run counts as started only once its engine committed an offset (wait_durable)."""
+        self._start_engine()
+        wait_durable(self.engine_process.offsets, self.engine_process)
 
     def _before_start(self) -> None:
         """What the engine needs before its first start (topics, say)."""
@@ -183,7 +188,7 @@ class EngineProcessStream(CdcStream):
             if not self.checkpoint.exists():
                 self._save_checkpoint(current)
             self._before_start()
-            self._start_engine()
+            self._start_durably()
         except BaseException:
             if self.engine_process is not None and self.engine_process.running():
                 self.engine_process.stop(10)
@@ -215,7 +220,7 @@ class EngineProcessStream(CdcStream):
                                f"ends: {tail(engine.log_file, 3)}")
         while not (self._stop.is_set() or self._finishing):
             try:
-                self._start_engine()
+                self._start_durably()
                 return
             except Exception as exc:
                 self.reconnects.append(f"restarting {engine.name} failed: {exc}")
@@ -253,7 +258,6 @@ class DebeziumStream(EngineProcessStream):
                                 self.creds.password, self.server_id, DATABASE, TABLE, run=run)
         self.engine_process = engine
         self._launch(engine)
-        wait_durable(engine.offsets, engine)
 
     # --- reader ----------------------------------------------------------------------------------
 

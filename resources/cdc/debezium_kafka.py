@@ -22,7 +22,7 @@ from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
-from resources.cdc.debezium import EngineProcessStream, classify, wait_durable
+from resources.cdc.debezium import EngineProcessStream, classify
 from resources.cdc.stream import TABLE, StreamConfigError
 from resources.processes import tail
 from resources.services.debezium import connector_settings
@@ -67,7 +67,6 @@ class DebeziumKafkaStream(EngineProcessStream):
         started_ms = int(time.time() * 1000)
         self._launch(connect)
         self._wait_streaming(connect, started_ms)
-        wait_durable(connect.offsets, connect)
 
     def _wait_streaming(self, connect: KafkaConnect, since_ms: int) -> None:
         """RUNNING is not yet streaming: wait for a heartbeat, sent from the streaming phase."""
