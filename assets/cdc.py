@@ -23,6 +23,7 @@ from dagster import (
 from pydantic import Field
 
 from assets.common import verdict_check
+from assets.storage import STORE
 from resources import cdc, delta
 from resources.criteria import cdc_checks
 from resources.environment import Slot, TestbedEnvironment
@@ -82,7 +83,7 @@ def mysql_source(context: AssetExecutionContext, testbed: TestbedEnvironment) ->
                                        "port": server.port, "table": "shop.products"})
 
 
-@asset(key=STREAM, group_name="cdc", deps=[SOURCE], kinds={"delta"},
+@asset(key=STREAM, group_name="cdc", deps=[SOURCE, STORE], kinds={"delta"},
        description="The CDC stream for this environment (engine binlog, debezium or "
                    "debezium-kafka): change records land in a bronze Delta table and are applied "
                    "to the mirror, whole transactions at a time; the position is checkpointed per "
@@ -91,12 +92,11 @@ def stream(context: AssetExecutionContext, config: StreamConfig,
            testbed: TestbedEnvironment) -> MaterializeResult:
     env = testbed.environment
     server = testbed.recall(SOURCE_SLOT)
-    root = env.platform.tables_root
-    root.mkdir(parents=True, exist_ok=True)
     name = f"test_{env.state.env_id[-8:]}"
-    bronze, mirror = str(root / f"{name}_bronze"), str(root / f"{name}_mirror")
-    for path in (bronze, mirror):
-        env.record_table(path, owner="cdc")
+    # In the ledger before anything writes them: a failed start is cleaned up too.
+    bronze, mirror = (env.new_table(f"{name}_{part}", owner="cdc") for part in ("bronze", "mirror"))
+    if "://" not in bronze.uri:
+        env.platform.tables_root.mkdir(parents=True, exist_ok=True)
     cdc.create_tables(bronze, mirror)
     broker = None
     if config.engine == "debezium-kafka":  # holds the topics: outlives restarts of the stream
@@ -109,8 +109,8 @@ def stream(context: AssetExecutionContext, config: StreamConfig,
     env.adopt("cdc stream", "cdc", running.stop)
     testbed.remember(STREAM_SLOT, running)
     file, pos = running.position()
-    return MaterializeResult(metadata={"bronze": MetadataValue.path(bronze),
-                                       "mirror": MetadataValue.path(mirror),
+    return MaterializeResult(metadata={"bronze": MetadataValue.path(bronze.uri),
+                                       "mirror": MetadataValue.path(mirror.uri),
                                        "engine": running.engine, "server_id": running.server_id,
                                        "ready_seconds": round(time.perf_counter() - started, 3),
                                        "position": f"{file}:{pos}"})
@@ -120,7 +120,7 @@ def stream(context: AssetExecutionContext, config: StreamConfig,
        description="The Delta mirror of shop.products, kept by the stream (upsert/delete by key).")
 def products_mirror(context: AssetExecutionContext, testbed: TestbedEnvironment) -> MaterializeResult:
     running = testbed.recall(STREAM_SLOT)
-    return MaterializeResult(metadata={"path": MetadataValue.path(running.mirror),
+    return MaterializeResult(metadata={"path": MetadataValue.path(delta.uri(running.mirror)),
                                        "engine": running.engine,
                                        "rows": delta.table(running.mirror).count(),
                                        "stream": str(running.stats),

@@ -21,7 +21,9 @@ from resources import progress
 from resources.criteria.release_checks import nothing_left
 from resources.environment import TestbedEnvironment
 from resources.model.verdict import Verdict
-from resources.reports import TEARDOWN_METADATA  # the typed report, as JSON (reports read it)
+from resources.reports import (
+    TEARDOWN_METADATA,  # the typed report, as JSON (reports read it)
+)
 
 
 def to_result(verdict: Verdict, testbed: TestbedEnvironment,
@@ -30,6 +32,8 @@ def to_result(verdict: Verdict, testbed: TestbedEnvironment,
               context=None) -> AssetCheckResult:
     """The verdict as a check result. With the step's context, its numbers (latencies, seconds)
     are also an observation of the asset, `<check>/<name>`: the UI plots those across runs."""
+    if not verdict.evaluated:
+        severity = AssetCheckSeverity.WARN
     if not verdict.passed and severity == AssetCheckSeverity.ERROR:
         testbed.mark_failed()
     numbers = {f"{check_name}/{name}": value for name, value in verdict.metadata.items()

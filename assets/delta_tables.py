@@ -24,6 +24,7 @@ from pydantic import Field
 
 from assets.common import guarded, to_result, verdict_check
 from assets.releases import release_key
+from assets.storage import STORE
 from resources import delta, delta_writer
 from resources.criteria import delta_checks
 from resources.environment import Slot, TestbedEnvironment
@@ -66,7 +67,7 @@ def release_deps(catalog: Catalog) -> tuple[list[AssetKey], list[AssetKey]]:
 
 
 def seeded_table_asset(writer_deps: list[AssetKey]):
-    @asset(key=SEEDED, group_name="delta", kinds={"delta"}, deps=writer_deps,
+    @asset(key=SEEDED, group_name="delta", kinds={"delta"}, deps=[STORE, *writer_deps],
            description="A Delta table with a unique name per run (test_<8 hex>), Change Data Feed "
                        "on, seeded deterministically and changed by a script: UPDATE, DELETE, "
                        "MERGE (upsert), append. The spark engine writes with the release upstream.")
@@ -82,8 +83,7 @@ def _seed(context: AssetExecutionContext, config: SeededTableConfig,
     inputs = delta_script.batches(config.rows, config.seed)
     env = testbed.environment
     name = delta_writer.new_table_name()
-    path = env.platform.tables_root / name
-    env.record_table(str(path), owner="delta")  # before writing: a failed write is cleaned up too
+    location = env.new_table(name, owner="delta")  # recorded before writing: cleaned up on failure
     writer = None
     if config.engine == Engine.spark:
         spec = testbed.release_where(*WRITER)
@@ -95,7 +95,7 @@ def _seed(context: AssetExecutionContext, config: SeededTableConfig,
         writer = delta_writer.SparkWriter(spec, submit)
     try:
         seeded = delta_writer.seed(config.engine.value, config.rows, config.seed,
-                                   delta_script.SCRIPT, inputs, path, env.path / "delta" / name,
+                                   delta_script.SCRIPT, inputs, location, env.path / "delta" / name,
                                    writer)
     except Exception:
         testbed.mark_failed()
@@ -107,12 +107,12 @@ def _seed(context: AssetExecutionContext, config: SeededTableConfig,
         "table": seeded.name,
         "engine": seeded.engine,
         "writer": seeded.writer,
-        "version": delta.version(seeded.path),
-        "row_count": delta.table(seeded.path).count(),
-        "schema": ", ".join(f"{n} {t}" for n, t in delta.schema(seeded.path)),
+        "version": delta.version(seeded.location),
+        "row_count": delta.table(seeded.location).count(),
+        "schema": ", ".join(f"{n} {t}" for n, t in delta.schema(seeded.location)),
         "change_script": MetadataValue.md("\n".join(
             f"{i}. v{i}: {op}" for i, op in enumerate(seeded.script))),
-        "protocol": MetadataValue.json(delta.protocol(seeded.path)),
+        "protocol": MetadataValue.json(delta.protocol(seeded.location)),
         "timings": MetadataValue.json(seeded.timings),
         "executor_warmup_seconds": seeded.warmup_seconds if seeded.warmup_seconds is not None else "n/a",
         "seconds": seeded.seconds,
@@ -134,8 +134,8 @@ def _check(name: str, description: str):
 @_check("row_count_and_schema", "DQ-001: row count and schema equal what the seed script implies, "
         "read by delta-rs and by the writer.")
 def row_count_and_schema(testbed, seeded, expected) -> Verdict:
-    counts = {"delta-rs": delta.table(seeded.path).count()}
-    schemas = {"delta-rs": delta.schema(seeded.path)}
+    counts = {"delta-rs": delta.table(seeded.location).count()}
+    schemas = {"delta-rs": delta.schema(seeded.location)}
     if seeded.writer_row_counts is not None:
         counts[_spark_label(seeded)] = seeded.writer_row_counts[-1]
         schemas[_spark_label(seeded)] = seeded.writer_schema
@@ -147,13 +147,13 @@ def row_count_and_schema(testbed, seeded, expected) -> Verdict:
 def cdf_complete(testbed, seeded, expected) -> Verdict:
     readings: dict = {}
     try:
-        readings["delta-rs"] = delta.read_cdf(seeded.path)
+        readings["delta-rs"] = delta.read_cdf(seeded.location)
     except Exception as exc:  # reported by the check
         readings["delta-rs"] = f"{type(exc).__name__}: {exc}"
     if seeded.writer_cdf_dir:
         readings[f"{_spark_label(seeded)} readChangeFeed"] = \
             delta_writer.read_spark_cdf(seeded.writer_cdf_dir)
-    return delta_checks.cdf_complete(expected, delta.cdf_enabled(seeded.path), readings)
+    return delta_checks.cdf_complete(expected, delta.cdf_enabled(seeded.location), readings)
 
 
 @_check("schema_evolution", "DQ-003: on a scratch copy, add a column (mergeSchema), change a type "
@@ -172,7 +172,7 @@ def schema_evolution(testbed, seeded, expected) -> Verdict:
 
 @_check("time_travel", "Every historical version reads back the row count the script implies.")
 def time_travel(testbed, seeded, expected) -> Verdict:
-    readings = {"delta-rs": delta.row_counts(seeded.path)}
+    readings = {"delta-rs": delta.row_counts(seeded.location)}
     if seeded.writer_row_counts is not None:
         readings[_spark_label(seeded)] = seeded.writer_row_counts
     return delta_checks.time_travel(expected, readings)
@@ -196,10 +196,11 @@ def cross_version_check(reader_deps: list[AssetKey]):
         def gather() -> AssetCheckResult:
             reader = testbed.release_where(*READER)
             deployment = testbed.deploy(reader)  # deployed upstream; on its own when run alone
-            readings: dict = {"delta-rs": delta.read(seeded.path)}
+            readings: dict = {"delta-rs": delta.read(seeded.location)}
             label = f"Spark {reader.version} + Delta {reader.delta_version} (Connect)"
             try:
-                readings[label] = connect_read_delta(deployment.endpoints.connect, seeded.path)
+                readings[label] = connect_read_delta(deployment.endpoints.connect,
+                                                    seeded.location.spark_uri)
             except Exception as exc:  # the check says why
                 readings[label] = f"{type(exc).__name__}: {str(exc)[:500]}"
             return to_result(delta_checks.cross_version_readable(expected, readings), testbed,

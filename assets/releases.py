@@ -27,6 +27,7 @@ from dagster import (
 )
 
 from assets.common import guarded, teardown_asset, to_result
+from assets.storage import STORE
 from resources.criteria import release_checks
 from resources.environment import TestbedEnvironment
 from resources.model.catalog import Catalog, ReleaseSpec
@@ -43,7 +44,7 @@ def release_key(spec: ReleaseSpec) -> AssetKey:
 
 def release_spec(spec: ReleaseSpec) -> AssetSpec:
     return AssetSpec(
-        release_key(spec), group_name="releases", kinds={"spark"},
+        release_key(spec), group_name="releases", kinds={"spark"}, deps=[STORE],
         description=f"Spark {spec.version} ({spec.name}): {', '.join(spec.components)}, deployed "
                     f"and ready. Metastore database {spec.metastore_db}, event logs under "
                     f"{spec.event_log_prefix}.",
@@ -177,6 +178,10 @@ def _history(testbed: TestbedEnvironment, specs: list[ReleaseSpec]) -> Verdict:
     return release_checks.history_isolated([testbed.facts(spec.name) for spec in specs])
 
 
+def _event_logs(testbed: TestbedEnvironment, specs: list[ReleaseSpec]) -> Verdict:
+    return release_checks.event_logs_on_own_prefix([testbed.facts(spec.name) for spec in specs])
+
+
 def _services(testbed: TestbedEnvironment, specs: list[ReleaseSpec]) -> Verdict:
     return release_checks.services_isolated([testbed.facts(spec.name) for spec in specs])
 
@@ -184,7 +189,7 @@ def _services(testbed: TestbedEnvironment, specs: list[ReleaseSpec]) -> Verdict:
 def build(catalog: Catalog) -> tuple[list, list]:
     """(assets, checks) for every release in the catalog, plus the coexistence checks."""
     assets = [releases_asset(catalog),
-              teardown_asset(TEARDOWN_KEY, [release_key(s) for s in catalog.releases],
+              teardown_asset(TEARDOWN_KEY, [STORE, *(release_key(s) for s in catalog.releases)],
                              group="coexistence")]
     checks = [release_ready_check(spec) for spec in catalog.releases]
     checks += [check for check in (job_checks(catalog),) if check is not None]
@@ -196,6 +201,10 @@ def build(catalog: Catalog) -> tuple[list, list]:
         isolation_check(catalog, "history_isolated",
                         "Distinct event-log prefixes; each History Server lists only its own "
                         "version's applications.", _history),
+        isolation_check(catalog, "event_logs_on_own_prefix",
+                        "After the jobs, each release's application event logs are in the store "
+                        "(or dir) under its own prefix only, listed from it, not assumed.",
+                        _event_logs),
         isolation_check(catalog, "services_isolated",
                         "No two components share a name, port, data dir or conf dir.", _services),
     ]

@@ -108,8 +108,10 @@ def preflight(catalog, catalog_path: Path, job, extra: tuple[str, ...] = ()) -> 
 
     services = tuple(kind for kind in job.tags.get(SERVICES_TAG, "").split(",") if kind) + extra
     try:
-        make_platform(platform_name(), str(state_dir()), 60, 10).preflight(
-            list(catalog.releases), services)
+        platform = make_platform(platform_name(), str(state_dir()), 60, 10)
+        if platform.resolve_storage() == "s3":
+            services += ("s3",)  # the environment's object store
+        platform.preflight(list(catalog.releases), services)
     except ConfigError as exc:
         raise ConfigError(f"{catalog_path}: {exc}") from None
 

@@ -2,7 +2,7 @@
 
 from dagster import Definitions, in_process_executor
 
-from assets import alerting, cdc, delta_tables, releases
+from assets import alerting, cdc, delta_tables, releases, storage
 from pipelines import sensors
 from pipelines.check_alerts import AlertSink
 from pipelines.jobs import (
@@ -26,11 +26,13 @@ def build_definitions(catalog: Catalog, testbed: TestbedEnvironment | None = Non
     delta_assets, delta_checks = delta_tables.build(catalog)
     cdc_assets, cdc_checks = cdc.build()
     alerting_assets, alerting_checks = alerting.build()
+    storage_assets, storage_checks = storage.build()
     coexistence = coexistence_job(catalog)
     return Definitions(
-        assets=release_assets + delta_assets + cdc_assets + alerting_assets
+        assets=storage_assets + release_assets + delta_assets + cdc_assets + alerting_assets
         + [test_infrastructure_teardown(catalog), alerting_teardown(), cdc_teardown()],
-        asset_checks=release_checks + delta_checks + cdc_checks + alerting_checks,
+        asset_checks=storage_checks + release_checks + delta_checks + cdc_checks
+        + alerting_checks,
         jobs=[coexistence, test_infrastructure_job(catalog), alerting_job(), cdc_job(),
               sensors.environment_teardown, sensors.sweep],
         schedules=[nightly_coexistence(coexistence), sensors.reaper],

@@ -6,6 +6,7 @@ from assets import alerting, cdc
 from assets.common import teardown_asset
 from assets.delta_tables import SEEDED, release_deps
 from assets.releases import TEARDOWN_KEY, release_key
+from assets.storage import STORE
 from resources.environment import SERVICES_TAG
 from resources.model.catalog import Catalog
 
@@ -26,7 +27,7 @@ def environment_job(name: str, selection: AssetSelection, teardown: AssetKey, de
 
 def coexistence_job(catalog: Catalog):
     return environment_job(
-        "coexistence", AssetSelection.assets(*[release_key(s) for s in catalog.releases]),
+        "coexistence", AssetSelection.assets(STORE, *[release_key(s) for s in catalog.releases]),
         TEARDOWN_KEY,
         "Seed 000: deploy every catalog release side by side, run a job on each, verify isolated "
         "metastores, History Servers and services, tear down.")
@@ -34,7 +35,7 @@ def coexistence_job(catalog: Catalog):
 
 ALERTING_ASSETS = [alerting.AM_CONFIG, alerting.RULES, alerting.STACK]
 ALERTING_TEARDOWN = AssetKey(["alerting", "teardown"])
-INFRA_ASSETS = [SEEDED, cdc.SOURCE, cdc.STREAM, cdc.MIRROR, *ALERTING_ASSETS]
+INFRA_ASSETS = [STORE, SEEDED, cdc.SOURCE, cdc.STREAM, cdc.MIRROR, *ALERTING_ASSETS]
 INFRA_TEARDOWN = AssetKey(["test_infrastructure", "teardown"])
 
 

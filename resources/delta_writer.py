@@ -4,9 +4,9 @@
   which also reads the table back the Spark way (CDF, time travel) and runs the schema-evolution steps;
 - deltars: delta-rs alone, no JVM (light mode), with the same steps through delta-rs.
 
-Tables get a unique name per run (`test_<8 hex>`) under the Delta root and are recorded in the
-environment (by the caller, before anything is written), so teardown removes them (unless
-keep_on_failure) and the reaper finds leftovers.
+Tables get a unique name per run (`test_<8 hex>`) in the environment's object store (or the tables
+dir, with storage local) and are recorded in the environment (by the caller, before anything is
+written), so teardown removes them (unless keep_on_failure) and the reaper finds leftovers.
 """
 
 import json
@@ -29,6 +29,7 @@ from resources.model.catalog import ReleaseSpec
 from resources.model.delta_script import OLD_ROWS_BELOW, fingerprint
 from resources.model.errors import ConfigError
 from resources.model.facts import JobResult
+from resources.model.storage import TableLocation
 
 
 class EvolutionStep(BaseModel):
@@ -41,7 +42,8 @@ class EvolutionStep(BaseModel):
 
 class SeededTable(BaseModel):
     name: str
-    path: str
+    path: str  # the URI engines open (s3://tables/test_..., or a directory)
+    location: TableLocation
     engine: str
     writer: str  # e.g. "Spark 3.5.7 + Delta 3.3.2" or "delta-rs"
     rows: int
@@ -70,30 +72,32 @@ class SparkWriter:
     submit: Callable[[list[str]], JobResult]
 
 
-def seed(engine: str, rows: int, seed_value: int, script, inputs, path: Path, work: Path,
-         writer: SparkWriter | None = None) -> SeededTable:
-    """Seed `path` (a new table the caller has already recorded for cleanup) and run the change
-    script; work is a scratch dir of the caller's environment."""
+def seed(engine: str, rows: int, seed_value: int, script, inputs, location: TableLocation,
+         work: Path, writer: SparkWriter | None = None) -> SeededTable:
+    """Seed `location` (a new table the caller has already recorded for cleanup) and run the
+    change script; work is a scratch dir of the caller's environment."""
     if engine not in ("spark", "deltars"):
         raise ConfigError(f"engine {engine!r} is unknown: use 'spark' (default) or 'deltars'")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if "://" not in location.uri:
+        Path(location.uri).parent.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     if engine == "deltars":
-        timings = [t.__dict__ for t in delta.write_script(str(path), inputs, script)]
-        table = SeededTable(name=path.name, path=str(path), engine=engine, writer="delta-rs "
-                            f"{delta.library_version()}", rows=rows, seed=seed_value,
-                            script=[op.describe() for op in script], timings=timings, seconds=0)
-        table.evolution = evolve_with_deltars(str(path), work / "scratch")
+        timings = [t.__dict__ for t in delta.write_script(location, inputs, script)]
+        table = SeededTable(name=location.name, path=location.uri, location=location,
+                            engine=engine, writer=f"delta-rs {delta.library_version()}", rows=rows,
+                            seed=seed_value, script=[op.describe() for op in script],
+                            timings=timings, seconds=0)
+        table.evolution = evolve_with_deltars(location.local_path, work / "scratch")
     else:
         if writer is None or not writer.spec.delta_version:
             raise ConfigError("the spark engine needs a release with delta_version in the catalog")
-        table = _seed_with_spark(writer, path.name, path, work, rows, seed_value, script, inputs)
+        table = _seed_with_spark(writer, location, work, rows, seed_value, script, inputs)
     table.seconds = round(time.perf_counter() - started, 3)
     return table
 
 
-def _seed_with_spark(writer, name, path, work, rows, seed_value, script, inputs):
+def _seed_with_spark(writer, location: TableLocation, work, rows, seed_value, script, inputs):
     spec = writer.spec
     batch_paths = {}
     for batch, data in inputs.items():
@@ -102,8 +106,11 @@ def _seed_with_spark(writer, name, path, work, rows, seed_value, script, inputs)
         pq.write_table(data, batch_paths[batch])
     out = work / "out"
     out.mkdir(exist_ok=True)
-    plan = {"name": name, "table": str(path), "out": str(out), "batches": batch_paths,
-            "scratch": str(work / "scratch"),
+    # table_files: the evolution steps start from a copy of the table's files (the object
+    # store keeps them as files on this machine).
+    plan = {"name": location.name, "table": location.spark_uri, "out": str(out),
+            "batches": batch_paths, "scratch": str(work / "scratch"),
+            "table_files": location.local_path,
             "script": [{"kind": op.kind, "sql": op.sql, "batch": op.batch, "set_sql": op.set_sql,
                         "describe": op.describe()} for op in script]}
     (work / "plan.json").write_text(json.dumps(plan, indent=1))
@@ -113,7 +120,7 @@ def _seed_with_spark(writer, name, path, work, rows, seed_value, script, inputs)
                            f"{result.error[-3000:]}")
     done = json.loads((out / "result.json").read_text())
     return SeededTable(
-        name=name, path=str(path), engine="spark",
+        name=location.name, path=location.uri, location=location, engine="spark",
         writer=f"Spark {done['spark_version']} + Delta {spec.delta_version} ({spec.name})",
         rows=rows, seed=seed_value, script=[op.describe() for op in script],
         timings=done["timings"], seconds=0, writer_row_counts=done["row_counts"],
@@ -128,7 +135,8 @@ def read_spark_cdf(directory: str) -> pa.Table:
 
 def evolve_with_deltars(source: str, scratch: Path) -> list[EvolutionStep]:
     """The same three steps through delta-rs: merge-schema append, overwrite-schema rewrites
-    (delta-rs has no type widening and must not enable column mapping on an existing table)."""
+    (delta-rs has no type widening and must not enable column mapping on an existing table).
+    source: the table's files on this machine; the steps run on a local scratch copy."""
     work = scratch / "work"
     shutil.copytree(source, work)
     steps: list[EvolutionStep] = []

@@ -56,6 +56,10 @@ class TestbedEnvironment(ConfigurableResource):
     keep_on_failure: bool = Field(False, description="leave a failed environment's files for "
                                                      "debugging (the reaper removes them later)")
     ttl_hours: float = Field(4.0, description="after this the reaper may remove the environment")
+    storage: str | None = Field(
+        None, description="local platform: s3 keeps event logs and tables in an object store of "
+                          "the environment's own (the default), local in plain directories "
+                          "(default: TESTBED_STORAGE, else s3)")
     parallel_deploy: bool = Field(True, description="deploy the run's releases side by side "
                                                     "(false: one after the other)")
     report_dir: str | None = Field(None, description="write report.json and junit.xml of the run "
@@ -82,6 +86,8 @@ class TestbedEnvironment(ConfigurableResource):
         self._platform = make_platform(self.platform or platform_name(),
                                        self.state_dir or str(state_dir()),
                                        self.ready_timeout_seconds, self.stop_grace_seconds)
+        if self._platform.resolve_storage(self.storage) == "s3":
+            services = (*services, "s3")  # its object store: preflight checks it is built
         # Bad input fails here, before any step starts anything.
         self._platform.preflight(list(self._catalog.releases), services)
 
@@ -114,7 +120,8 @@ class TestbedEnvironment(ConfigurableResource):
             if self._env is None or self._env.torn_down:
                 self._env = Environment.create(self._platform, self._run_id,
                                                ttl_seconds=self.ttl_hours * 3600,
-                                               keep_on_failure=self.keep_on_failure)
+                                               keep_on_failure=self.keep_on_failure,
+                                               storage=self.storage)
             return self._env
 
     def deploy(self, spec: ReleaseSpec) -> Deployment:

@@ -5,6 +5,8 @@ in <cache>/wheels, so a re-install takes seconds; a present release is a no-op.
 """
 
 import hashlib
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,8 +14,12 @@ import time
 from pathlib import Path
 
 from resources.model.catalog import ReleaseSpec, load_catalog
+from resources.services import s3a
 from resources.services.debezium import VERSION as DEBEZIUM_VERSION
 from resources.services.kafka import VERSION as KAFKA_VERSION
+from resources.services.objectstore import MODULE as VERSITYGW_MODULE
+from resources.services.objectstore import VERSION as VERSITYGW_VERSION
+from resources.services.objectstore import versitygw_binary
 from resources.settings import (
     cache_dir,
     catalog_file,
@@ -21,6 +27,7 @@ from resources.settings import (
     ivy_dir,
     kafka_dir,
     release_jars,
+    s3a_dir,
     spark_home,
 )
 
@@ -97,9 +104,11 @@ def resolve_jars(spec: ReleaseSpec) -> list[Path]:
 HERE = Path(__file__).parent  # resources/debezium/, resources/kafka/: a pom.xml each
 
 
-def install_maven(what: str, home: Path, pom: Path, sources: tuple[Path, ...] = ()) -> Path:
+def install_maven(what: str, home: Path, pom: Path, sources: tuple[Path, ...] = (),
+                  provided: Path | None = None) -> Path:
     """pom's dependencies into home/jars (Maven Central once, then offline), and sources compiled
-    against them into home/classes. Stamped with the inputs' hash: a no-op when unchanged."""
+    against them into home/classes. Stamped with the inputs' hash: a no-op when unchanged.
+    provided: a jars dir whose artifacts the user already has (a Spark's): those are dropped."""
     want = hashlib.sha256(b"".join(p.read_bytes() for p in (pom, *sources))).hexdigest()[:16]
     stamp = home / ".installed"
     if stamp.exists() and stamp.read_text() == want:
@@ -116,6 +125,11 @@ def install_maven(what: str, home: Path, pom: Path, sources: tuple[Path, ...] = 
     if done.returncode != 0:
         raise InstallError(f"resolving {what} from Maven Central failed:\n"
                            f"{(done.stdout + done.stderr).strip()[-1500:]}")
+    if provided is not None:
+        have = {_artifact(jar.name) for jar in provided.glob("*.jar")}
+        for jar in jars.glob("*.jar"):
+            if _artifact(jar.name) in have:
+                jar.unlink()
     if sources:
         done = subprocess.run(["javac", "-d", str(classes), "-cp", f"{jars}/*",
                                *map(str, sources)], capture_output=True, text=True)
@@ -125,6 +139,47 @@ def install_maven(what: str, home: Path, pom: Path, sources: tuple[Path, ...] = 
     print(f"setup: {what} in {home} ({len(list(jars.glob('*.jar')))} jars, "
           f"{time.monotonic() - started:.0f}s)", flush=True)
     return home
+
+
+def _artifact(jar: str) -> str:
+    """httpclient-4.5.14.jar -> httpclient"""
+    return re.sub(r"-\d[^-]*(-[a-z]+)?\.jar$", "", jar)
+
+
+def install_s3a(version: str) -> Path:
+    """hadoop-aws and the AWS SDK modules for the Hadoop inside Spark `version` (one set per
+    Hadoop version, shared by the releases that ship it)."""
+    home = spark_home(version)
+    hadoop = s3a.hadoop_version(home)
+    pom = cache_dir() / "s3a" / f"pom-{hadoop}.xml"
+    pom.parent.mkdir(parents=True, exist_ok=True)
+    pom.write_text(s3a.pom(hadoop))
+    return install_maven(f"S3A for Hadoop {hadoop}", s3a_dir(hadoop), pom,
+                         provided=home / "jars")
+
+
+def install_versitygw() -> Path:
+    """The object store, built from the Go module proxy once (~2 CPU-minutes), kept by version."""
+    binary = versitygw_binary()
+    if binary.exists():
+        return binary
+    if not shutil.which("go"):
+        raise InstallError(f"go is missing: versitygw {VERSITYGW_VERSION} is built with "
+                           f"`go install` (install Go, https://go.dev/dl, or apt-get install golang)")
+    started = time.monotonic()
+    staging = binary.parent.with_name(binary.parent.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    print(f"setup: building versitygw {VERSITYGW_VERSION} (once, ~2 min)", flush=True)
+    done = subprocess.run(["go", "install", f"{VERSITYGW_MODULE}@v{VERSITYGW_VERSION}"],
+                          capture_output=True, text=True,
+                          env={**os.environ, "GOBIN": str(staging), "GOFLAGS": "-trimpath"})
+    if done.returncode != 0:
+        raise InstallError(f"go install {VERSITYGW_MODULE}@v{VERSITYGW_VERSION} failed:\n"
+                           f"{done.stderr.strip()[-1500:]}")
+    shutil.rmtree(binary.parent, ignore_errors=True)
+    staging.rename(binary.parent)
+    print(f"setup: versitygw in {binary} ({time.monotonic() - started:.0f}s)", flush=True)
+    return binary
 
 
 def install_debezium() -> Path:
@@ -145,6 +200,8 @@ def main() -> None:
         for spec in catalog.releases:
             install_spark(spec.version)
             resolve_jars(spec)
+            install_s3a(spec.version)
+        install_versitygw()
         install_debezium()
         install_kafka()
     except InstallError as exc:

@@ -57,18 +57,20 @@ class HttpJson(Probe):
 
 @dataclass(frozen=True)
 class HttpOk(Probe):
-    """GET url answers 200 (a /-/ready endpoint answers plain text)."""
+    """GET url answers with `status` (200: a /-/ready endpoint answers plain text; 403: an S3
+    store refusing a request without credentials is up)."""
 
     url: str
+    status: int = 200
 
     def __call__(self) -> bool:
         try:
-            return httpx.get(self.url, timeout=2.0).status_code == 200
+            return httpx.get(self.url, timeout=2.0).status_code == self.status
         except httpx.HTTPError:
             return False
 
     def __str__(self) -> str:
-        return f"GET {self.url} answers 200"
+        return f"GET {self.url} answers {self.status}"
 
 
 @dataclass(frozen=True)

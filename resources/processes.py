@@ -25,7 +25,11 @@ from typing import Callable
 import psutil
 from mirakuru import Executor, SimpleExecutor
 from mirakuru.base import ENV_UUID
-from mirakuru.exceptions import ProcessExitedWithError, ProcessFinishedWithError, TimeoutExpired
+from mirakuru.exceptions import (
+    ProcessExitedWithError,
+    ProcessFinishedWithError,
+    TimeoutExpired,
+)
 
 from resources.probes import Cancelled, Probe
 

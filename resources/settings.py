@@ -54,6 +54,22 @@ def kafka_dir() -> Path:
     return cache_dir() / "kafka"
 
 
+def s3a_dir(hadoop_version: str) -> Path:
+    """hadoop-aws and the AWS SDK modules S3A needs, for the Hadoop inside a Spark (make setup)."""
+    return cache_dir() / "s3a" / hadoop_version
+
+
+def tools_dir() -> Path:
+    """Binaries built from the Go module proxy by make setup (versitygw), by name and version."""
+    return cache_dir() / "tools"
+
+
+def storage_setting() -> str:
+    """Where environments keep event logs and tables: s3 (an object store per environment, the
+    default) or local (plain directories); TESTBED_STORAGE."""
+    return os.environ.get("TESTBED_STORAGE", "s3")
+
+
 def ivy_dir(release: str) -> Path:
     """The release's own Ivy cache (spark.jars.ivy), so releases never share resolved jars."""
     return cache_dir() / "ivy" / release

@@ -26,6 +26,7 @@ from resources.cdc.stream import (
     StreamConfigError,
     create_tables,
 )
+from resources.delta import Where
 from resources.services.kafka import KafkaBroker
 from resources.services.mariadb import Credentials
 
@@ -37,7 +38,7 @@ __all__ = ["BRONZE_SCHEMA", "ENGINES", "MIRROR_SCHEMA", "PRODUCTS_DDL", "TABLE",
            "StreamConfigError", "create_tables", "open_stream", "verify_source"]
 
 
-def open_stream(engine: str, creds: Credentials, bronze: str, mirror: str, directory: Path,
+def open_stream(engine: str, creds: Credentials, bronze: Where, mirror: Where, directory: Path,
                 server_id: int | None = None, launch: Callable[[object], object] | None = None,
                 broker: KafkaBroker | None = None) -> CdcStream:
     """An unstarted stream of `engine`; its checkpoint (and the engine's files) in directory.

@@ -19,6 +19,7 @@ from pymysqlreplication.row_event import (
 
 from resources.cdc.source import Needs, claim, release, verify_source
 from resources.cdc.stream import TABLE, CdcStream, Change
+from resources.delta import Where
 from resources.services.mariadb import DATABASE, Credentials
 
 NEEDS = Needs("binlog", {"log_bin": "ON", "binlog_format": "ROW", "binlog_row_image": "FULL",
@@ -30,7 +31,7 @@ class BinlogStream(CdcStream):
     default_server_id = 4242
     needs = NEEDS
 
-    def __init__(self, creds: Credentials, bronze: str, mirror: str, checkpoint: Path,
+    def __init__(self, creds: Credentials, bronze: Where, mirror: Where, checkpoint: Path,
                  server_id: int = 4242):
         super().__init__(creds, bronze, mirror, checkpoint, server_id)
         self._position: tuple[str, int] | None = None

@@ -33,6 +33,7 @@ from resources.cdc.stream import (
     Change,
     StreamConfigError,
 )
+from resources.delta import Where
 from resources.processes import tail
 from resources.services.debezium import DebeziumEngine
 from resources.services.mariadb import DATABASE, Credentials
@@ -157,7 +158,7 @@ class EngineProcessStream(CdcStream):
 
     needs = NEEDS
 
-    def __init__(self, creds: Credentials, bronze: str, mirror: str, checkpoint: Path,
+    def __init__(self, creds: Credentials, bronze: Where, mirror: Where, checkpoint: Path,
                  server_id: int, root: Path, launch: Callable[[object], object] | None,
                  what: str):
         super().__init__(creds, bronze, mirror, checkpoint, server_id)
@@ -236,7 +237,7 @@ class DebeziumStream(EngineProcessStream):
     engine = "debezium"
     default_server_id = 5400
 
-    def __init__(self, creds: Credentials, bronze: str, mirror: str, checkpoint: Path,
+    def __init__(self, creds: Credentials, bronze: Where, mirror: Where, checkpoint: Path,
                  server_id: int = 5400, root: Path | None = None,
                  launch: Callable[[DebeziumEngine], object] | None = None):
         super().__init__(creds, bronze, mirror, checkpoint, server_id,

@@ -24,6 +24,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPar
 
 from resources.cdc.debezium import EngineProcessStream, classify
 from resources.cdc.stream import TABLE, StreamConfigError
+from resources.delta import Where
 from resources.processes import tail
 from resources.services.debezium import connector_settings
 from resources.services.kafka import KafkaBroker, KafkaConnect
@@ -36,7 +37,7 @@ class DebeziumKafkaStream(EngineProcessStream):
     engine = "debezium-kafka"
     default_server_id = 5500
 
-    def __init__(self, creds: Credentials, bronze: str, mirror: str, checkpoint: Path,
+    def __init__(self, creds: Credentials, bronze: Where, mirror: Where, checkpoint: Path,
                  broker: KafkaBroker, server_id: int = 5500, root: Path | None = None,
                  launch: Callable[[KafkaConnect], object] | None = None,
                  topic_prefix: str | None = None):

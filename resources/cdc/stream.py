@@ -23,9 +23,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
-from deltalake import write_deltalake
 
 from resources import delta
+from resources.delta import Where
 from resources.model.errors import ConfigError
 from resources.probes import wait_for
 from resources.services.mariadb import Credentials
@@ -88,7 +88,7 @@ class CdcStream(ABC):
     engine: str  # binlog | debezium
     default_server_id: int  # a server id for binlog readers of the source; unique per reader
 
-    def __init__(self, creds: Credentials, bronze: str, mirror: str, checkpoint: Path,
+    def __init__(self, creds: Credentials, bronze: Where, mirror: Where, checkpoint: Path,
                  server_id: int):
         self.creds, self.bronze, self.mirror = creds, bronze, mirror
         self.checkpoint = checkpoint
@@ -190,7 +190,7 @@ class CdcStream(ABC):
             "commit_ts": pa.array([c.commit_ts for c in changes], pa.timestamp("s")),
             "captured_at": pa.array([now] * len(changes), pa.timestamp("us")),
         }, schema=BRONZE_SCHEMA)
-        write_deltalake(self.bronze, bronze, mode="append")
+        delta.write(self.bronze, bronze, mode="append")
         self._apply_mirror(changes)
         self._written_key = changes[-1].key
         self._save_checkpoint(commit)
@@ -235,6 +235,6 @@ class CdcStream(ABC):
         return max(position_key(*key) for key in keys)
 
 
-def create_tables(bronze: str, mirror: str) -> None:
-    write_deltalake(bronze, BRONZE_SCHEMA.empty_table(), mode="error")
-    write_deltalake(mirror, MIRROR_SCHEMA.empty_table(), mode="error")
+def create_tables(bronze: Where, mirror: Where) -> None:
+    delta.write(bronze, BRONZE_SCHEMA.empty_table(), mode="error")
+    delta.write(mirror, MIRROR_SCHEMA.empty_table(), mode="error")

@@ -10,7 +10,7 @@ from pathlib import PurePosixPath
 
 from resources.model.facts import Facts, JobResult
 from resources.model.ledger import TeardownReport
-from resources.model.verdict import Verdict, verdict
+from resources.model.verdict import Verdict, not_evaluated, verdict
 
 PI = 3.14159
 PI_TOLERANCE = 0.01
@@ -136,6 +136,43 @@ def history_isolated(facts: list[Facts]) -> Verdict:
                     **{f"{f.release} event logs": f.event_log_dir for f in facts},
                     **{f"{f.release} applications": ", ".join(
                         f"{a.id}@{a.spark_version}" for a in f.history_apps) for f in facts})
+
+
+def event_logs_on_own_prefix(facts: list[Facts]) -> Verdict:
+    """After the jobs: each release's event logs are in the store under its own prefix (listed,
+    not assumed), no log is under two releases' prefixes, and every application a release's
+    History Server lists has its log under that release's prefix."""
+    unlisted = [f.release for f in facts if f.event_logs is None]
+    if unlisted:
+        return not_evaluated(f"the event logs of {', '.join(unlisted)} cannot be listed from "
+                             f"here (the platform's object store is not reachable from this "
+                             f"process); history_isolated judges the configuration")
+    problems: list[str] = []
+    for i, a in enumerate(facts):
+        for b in facts[i + 1:]:
+            if _nested(a.event_log_dir, b.event_log_dir):
+                problems.append(f"{a.release} and {b.release} share event-log prefix "
+                                f"{a.event_log_dir}" if a.event_log_dir == b.event_log_dir else
+                                f"{a.release}'s prefix {a.event_log_dir} and {b.release}'s "
+                                f"{b.event_log_dir} overlap")
+            both = sorted(set(a.event_logs or []) & set(b.event_logs or []))
+            if both:
+                problems.append(f"event log(s) {', '.join(both)} are under the prefixes of both "
+                                f"{a.release} and {b.release}")
+    for f in facts:
+        if not f.event_logs:
+            problems.append(f"{f.release}: no event log under {f.event_log_dir} after its job "
+                            f"ran (its applications logged elsewhere, or not at all)")
+            continue
+        elsewhere = [app.id for app in f.history_apps
+                     if not any(app.id in name for name in f.event_logs)]
+        if elsewhere:
+            problems.append(f"{f.release}: application(s) {', '.join(elsewhere)} listed by its "
+                            f"History Server have no log under {f.event_log_dir}")
+    return verdict(problems, "each release's event logs are under its own prefix only: " + "; ".join(
+        f"{f.event_log_dir}: {len(f.event_logs or [])}" for f in facts),
+        **{f"{f.release} event logs": ", ".join(f.event_logs or []) for f in facts},
+        **{f"{f.release} prefix": f.event_log_dir for f in facts})
 
 
 def services_isolated(facts: list[Facts]) -> Verdict:

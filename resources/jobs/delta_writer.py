@@ -115,7 +115,8 @@ def main() -> None:
         (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", 0)
          .load(path).write.mode("overwrite").parquet(f"{out}/spark_cdf"))
         if plan.get("scratch"):
-            result["schema_evolution"] = evolve(spark, path, plan["scratch"])
+            result["schema_evolution"] = evolve(spark, plan.get("table_files", path),
+                                                plan["scratch"])
         result["spark_version"] = spark.version
     finally:
         spark.stop()

@@ -38,6 +38,25 @@ class Facts(BaseModel):
     event_log_dir: str  # where this release's applications write their event logs
     history_log_dir: str  # what its History Server reads (from the History UI)
     history_apps: list[HistoryApp]
+    # Names directly under event_log_dir, listed from the store (or the dir) after the jobs ran;
+    # None where the platform cannot list it from here (a cluster's object store).
+    event_logs: list[str] | None = None
+
+
+class ObjectStoreFacts(BaseModel):
+    """What the environment's object store answered: its buckets with the environment's keys, and
+    what it did with requests it must refuse."""
+
+    endpoint: str
+    data_dir: str
+    expected_buckets: list[str]
+    buckets: list[str]  # listed with the environment's own keys
+    list_error: str = ""  # why listing with the right keys failed
+    unsigned: str  # what an unsigned request got, e.g. "refused: 403 AccessDenied"
+    unsigned_refused: bool
+    wrong_key: str  # what a request signed with a wrong secret got
+    wrong_key_refused: bool
+    rss_mb: float = 0.0
 
 
 class JobResult(BaseModel):

@@ -30,6 +30,9 @@ class ProcessHandle(_Handle):
     create_time: float
     ports: dict[str, int] = Field(default_factory=dict)
     log_file: str | None = None
+    # Others write to it until they stop (the object store: a Spark driver closes its event log
+    # on the way out): teardown stops it only once the processes recorded after it are gone.
+    serves_others: bool = False
 
     def describe(self) -> str:
         return f"process {self.name} (pid {self.pid})"

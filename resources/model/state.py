@@ -14,6 +14,7 @@ import psutil
 from pydantic import BaseModel, Field
 
 from resources.model.ledger import DirectoryHandle, Handle
+from resources.model.storage import Storage
 
 
 class EnvironmentState(BaseModel):
@@ -28,11 +29,14 @@ class EnvironmentState(BaseModel):
     root: str
     keep_on_failure: bool = False
     failed: bool = False
+    # Where event logs and tables go: the environment's own object store, or directories.
+    storage: Storage = "local"
     # The ledger: everything started for this environment, in start order (see ledger.py).
     handles: list[Handle] = Field(default_factory=list)
 
     @classmethod
-    def new(cls, platform: str, root: Path, run_id: str, ttl_seconds: float, keep_on_failure: bool):
+    def new(cls, platform: str, root: Path, run_id: str, ttl_seconds: float, keep_on_failure: bool,
+            storage: Storage = "local"):
         env_id = f"env-{uuid.uuid4().hex[:10]}"
         me = psutil.Process()
         path = root / "envs" / env_id
@@ -47,6 +51,7 @@ class EnvironmentState(BaseModel):
             ttl_seconds=ttl_seconds,
             root=str(path),
             keep_on_failure=keep_on_failure,
+            storage=storage,
         )
 
     @property

@@ -8,6 +8,12 @@ class Verdict:
     passed: bool
     message: str
     metadata: dict = field(default_factory=dict)
+    # False: the criterion could not be judged here (says why); reported as a warning, never a pass
+    evaluated: bool = True
+
+
+def not_evaluated(reason: str, **metadata) -> Verdict:
+    return Verdict(False, f"not evaluated: {reason}", metadata, evaluated=False)
 
 
 def verdict(problems: list[str], ok: str, **metadata) -> Verdict:

@@ -13,15 +13,17 @@ import threading
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Callable, ClassVar, Protocol, TypeVar
+from typing import Callable, ClassVar, Protocol, TypeVar, get_args
 
 from resources.model.catalog import ReleaseSpec
 from resources.model.errors import ConfigError
 from resources.model.facts import Deployment, Facts, JobResult
 from resources.model.ledger import Handle
 from resources.model.state import EnvironmentState
+from resources.model.storage import Storage, TableLocation
 from resources.platforms import reaper
 from resources.services.base import KINDS, Service
+from resources.services.objectstore import ObjectStore
 from resources.spark import connect_probe
 
 T = TypeVar("T")
@@ -86,8 +88,33 @@ class Platform(ABC):
 
     @property
     def tables_root(self) -> Path:
-        """Where runs write their test tables (`test_<8 hex>`), like a shared bucket."""
+        """Where runs write their test tables (`test_<8 hex>`) with storage local."""
         return self.state_dir / "delta-tables"
+
+    def default_storage(self) -> str:
+        """Where environments keep event logs and tables unless told otherwise."""
+        return "local"
+
+    def resolve_storage(self, storage: str | None = None) -> Storage:
+        """storage, or the platform's default; refused (naming the setting) unless local or s3."""
+        storage = storage or self.default_storage()
+        if storage not in get_args(Storage):
+            raise ConfigError(f"storage {storage!r} is not one of {', '.join(get_args(Storage))}: "
+                              f"fix TESTBED_STORAGE or the resource's `storage` field")
+        return storage  # type: ignore[return-value]
+
+    def object_store(self, env: Environment) -> ObjectStore | None:
+        """The environment's own object store (started on first use); None where it has none."""
+        return None
+
+    def table_location(self, env: Environment, name: str) -> TableLocation:
+        """Where the environment's table `name` goes: a directory under tables_root, unless the
+        platform keeps tables in an object store (storage s3)."""
+        return TableLocation.directory(str(self.tables_root / name))
+
+    def table_roots(self) -> list[Path]:
+        """Every directory `test_*` tables of this platform's environments are in (the sweep)."""
+        return [self.tables_root]
 
     # --- running ---------------------------------------------------------------------------------
 

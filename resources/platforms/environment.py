@@ -27,6 +27,7 @@ from resources.model.ledger import (
     TeardownReport,
 )
 from resources.model.state import EnvironmentState
+from resources.model.storage import Storage, TableLocation
 from resources.platforms.base import Platform
 from resources.probes import Cancelled
 from resources.services.base import Service
@@ -67,10 +68,12 @@ class Environment:
 
     @classmethod
     def create(cls, platform: Platform, run_id: str, ttl_seconds: float = 4 * 3600,
-               keep_on_failure: bool = False) -> "Environment":
+               keep_on_failure: bool = False, storage: Storage | None = None) -> "Environment":
+        """storage: s3 (an object store of its own) or local (directories); default: what the
+        platform keeps by default (TESTBED_STORAGE on the local platform)."""
         platform.check_state_dir()
         state = EnvironmentState.new(platform.name, platform.state_dir, run_id, ttl_seconds,
-                                     keep_on_failure)
+                                     keep_on_failure, platform.resolve_storage(storage))
         state.save()
         return cls(platform, state)
 
@@ -103,6 +106,13 @@ class Environment:
     def record_table(self, path: str, owner: str = "") -> None:
         """Before writing it: a failed write is cleaned up too."""
         self.record(TableHandle(name=Path(path).name, owner=owner, path=path))
+
+    def new_table(self, name: str, owner: str = "") -> TableLocation:
+        """Where table `name` goes (the object store or the tables dir), in the ledger before
+        anything writes it: a failed write is cleaned up too."""
+        location = self.platform.table_location(self, name)
+        self.record_table(location.local_path, owner=owner)
+        return location
 
     def _key_lock(self, key: str) -> threading.Lock:
         with self.lock:
@@ -318,10 +328,12 @@ def run_acceptance_jobs(env: Environment, specs: list[ReleaseSpec], timeout: flo
 
 def _batches(handles: list[Handle]) -> list[list[Handle]]:
     """Consecutive processes form one batch (stopped side by side); anything else (an in-process
-    stream, a table, the env dir) stands alone, so it keeps its place in the order."""
+    stream, a table, the env dir), and a process others write to until they stop, begins a batch
+    of its own, so it keeps its place in the order."""
     batches: list[list[Handle]] = []
     for handle in handles:
-        if handle.kind == "process" and batches and batches[-1][0].kind == "process":
+        if handle.kind == "process" and batches and batches[-1][0].kind == "process" \
+                and not handle.serves_others:  # type: ignore[union-attr]
             batches[-1].append(handle)
         else:
             batches.append([handle])

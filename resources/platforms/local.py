@@ -1,6 +1,7 @@
 """The local platform: every service as a real child process on this machine, under its env dir.
 
 <env>/postgres/                one PostgreSQL server for the environment, one database per release
+<env>/s3/                      its object store (storage s3, the default): event logs, tables
 <env>/<release>/...            the release's components (resources/services/spark.py)
 
 A process is recorded in the ledger the moment it is spawned and carries TESTBED_ENV_DIR=<env dir>
@@ -13,6 +14,7 @@ import pwd
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
@@ -23,8 +25,15 @@ import psutil
 from resources import hive
 from resources.model.catalog import ReleaseSpec
 from resources.model.errors import ConfigError
-from resources.model.facts import ComponentFacts, Deployment, Facts, HistoryApp, JobResult
+from resources.model.facts import (
+    ComponentFacts,
+    Deployment,
+    Facts,
+    HistoryApp,
+    JobResult,
+)
 from resources.model.ledger import DirectoryHandle, Handle, ProcessHandle
+from resources.model.storage import TableLocation
 from resources.platforms.base import Environment, Platform, remove_tree
 from resources.ports import HOST, port_taken
 from resources.probes import Cancelled, Probe, wait_for
@@ -43,10 +52,13 @@ from resources.processes import (
 from resources.processes import start as start_process
 from resources.services.base import KINDS, Service, service_kind
 from resources.services.jvm import check_java
+from resources.services.objectstore import BUCKETS, ObjectStore
 from resources.services.postgres import PostgresServer
 from resources.services.spark import PORT_ROLES, SparkRelease, check_release_installed
+from resources.settings import storage_setting
 
 JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs"
+TABLES_BUCKET = BUCKETS[1]
 
 
 class LocalPlatform(Platform):
@@ -60,6 +72,7 @@ class LocalPlatform(Platform):
     # --- before anything starts -----------------------------------------------------------------
 
     def preflight(self, specs: list[ReleaseSpec], services: tuple[str, ...] = ()) -> None:
+        """services: kinds the run needs beyond the releases' own ("s3": storage s3)."""
         self.check_state_dir()
         check_java()
         for kind in ("postgres", "spark-metastore"):
@@ -67,7 +80,7 @@ class LocalPlatform(Platform):
         if os.getuid() == 0:
             self._check_reachable_by("postgres")
         for spec in specs:
-            check_release_installed(spec)
+            check_release_installed(spec, "s3" if "s3" in services else "local")
             for role, port in spec.ports.items():
                 kind = role.split(".")[0]
                 if kind not in spec.components or role.split(".")[-1] not in PORT_ROLES[kind]:
@@ -93,6 +106,27 @@ class LocalPlatform(Platform):
                     f"runs PostgreSQL when Testbed runs as root; set TESTBED_STATE_DIR outside it "
                     f"(e.g. /var/tmp/testbed)")
 
+    # --- storage ---------------------------------------------------------------------------------
+
+    def default_storage(self) -> str:
+        return storage_setting()
+
+    def object_store(self, env: Environment) -> ObjectStore | None:
+        """The environment's object store, started on first use; None with storage local."""
+        if env.state.storage != "s3":
+            return None
+        store = env.once("s3", lambda: ObjectStore(env.path / "s3"))
+        env.once("s3 started", lambda: env.start(store))
+        return store
+
+    def table_location(self, env: Environment, name: str) -> TableLocation:
+        store = self.object_store(env)
+        return store.table(name) if store else super().table_location(env, name)
+
+    def table_roots(self) -> list[Path]:
+        stores = sorted((self.state_dir / "envs").glob(f"env-*/s3/data/{TABLES_BUCKET}"))
+        return [self.tables_root, *stores]
+
     # --- running services ------------------------------------------------------------------------
 
     def start(self, env: Environment, service: Service) -> None:
@@ -110,7 +144,8 @@ class LocalPlatform(Platform):
     def _record(self, env: Environment, service: Service, process: ManagedProcess) -> None:
         handle = ProcessHandle(name=process.spec.name, owner=service.owner, pid=process.pid,
                                create_time=process.create_time or time.time(),
-                               ports=service.ports, log_file=str(process.spec.log_file))
+                               ports=service.ports, log_file=str(process.spec.log_file),
+                               serves_others=service.serves_others)
 
         def stop(grace: float) -> str:
             running = process.running()
@@ -127,7 +162,8 @@ class LocalPlatform(Platform):
         # One PostgreSQL per environment; its port is known before it runs, and only the
         # metastore waits for it: the other components start meanwhile.
         postgres = env.once("postgres", lambda: PostgresServer(env.path / "postgres"))
-        release = SparkRelease(env.path, spec, postgres.port, self.ready_timeout)
+        release = SparkRelease(env.path, spec, postgres.port, self.ready_timeout,
+                               store=self.object_store(env))
         release.prepare()
         components = {c.component: c for c in release.components()}
 
@@ -187,27 +223,60 @@ class LocalPlatform(Platform):
         postgres: PostgresServer = env.services["postgres"]  # type: ignore[assignment]
         history_url = deployment.endpoints.history_ui
         reads = history_log_dir(history_url)
+        store = self.object_store(env)
+        written = deployment.endpoints.event_log_dir
+        if store and reads.startswith("s3a://"):
+            def logs() -> list[str]:  # listed from the store, where it reads
+                return finished_logs(store, reads)
+        else:
+            def logs() -> list[str]:
+                return _dir_entries(Path(reads))
+        apps = settled_history_apps(history_url, logs)  # first: the jobs' logs have landed
         return Facts(
             release=spec.name, version=spec.version, components=components,
             metastore_uri=deployment.endpoints.metastore, metastore_db=db_name,
             metastore_tables=postgres.metastore_tables(db_name),
             event_log_dir=deployment.endpoints.event_log_dir,
-            history_log_dir=reads,
-            history_apps=settled_history_apps(history_url, Path(reads)))
+            history_log_dir=reads, history_apps=apps,
+            event_logs=store.entries(written) if store and written.startswith("s3a://")
+            else _dir_entries(Path(written)))
 
     # --- jobs ------------------------------------------------------------------------------------
 
     def submit(self, env: Environment, deployment: Deployment, job: str, args: list[str],
                timeout: float) -> JobResult:
-        spec = deployment.spec
         if deployment.endpoints.master is None:
-            raise ConfigError(f"release {spec.name} has no master to submit {job} to")
-        release = SparkRelease(env.path, spec, 0, self.ready_timeout)
+            raise ConfigError(f"release {deployment.spec.name} has no master to submit {job} to")
+        return self._spark_submit(env, deployment.spec, deployment.endpoints.master, job, args,
+                                  timeout)
+
+    def connect_job(self, env: Environment, deployment: Deployment, table: str,
+                    timeout: float) -> JobResult:
+        """The Connect probe; on S3 also a short batch application in local mode. S3A cannot
+        hflush, so the Connect server's own event log appears in the store only when the server
+        stops: a History Server reading S3 lists finished applications only."""
+        result = super().connect_job(env, deployment, table, timeout)
+        if result.returncode != 0 or env.state.storage != "s3":
+            return result
+        batch = self._spark_submit(env, deployment.spec, "local[1]", "sparkpi", ["2", table],
+                                   timeout)
+        values = {**result.values, "finished_application_seconds": batch.seconds}
+        if batch.returncode != 0:
+            return result.model_copy(update={
+                "returncode": batch.returncode, "values": values,
+                "error": f"the finished application for the History Server (sparkpi, local "
+                         f"mode) failed:\n{batch.error}"})
+        return result.model_copy(update={"values": values})
+
+    def _spark_submit(self, env: Environment, spec: ReleaseSpec, master: str, job: str,
+                      args: list[str], timeout: float) -> JobResult:
+        # Its layout and class archive; its settings are the client's spark-defaults from deploy.
+        release = SparkRelease(env.path, spec, 0, self.ready_timeout, store=self.object_store(env))
         dirs = release.dirs("client")
         log = dirs["logs"] / f"{job}-{time.time_ns()}.log"
         err = log.with_suffix(".err")
         archive = release.archive("driver")
-        argv = [str(release.home / "bin" / "spark-submit"), "--master", deployment.endpoints.master,
+        argv = [str(release.home / "bin" / "spark-submit"), "--master", master,
                 "--properties-file", str(dirs["conf"] / "spark-defaults.conf"),
                 "--driver-memory", spec.driver_memory, "--executor-memory", spec.driver_memory,
                 "--name", f"testbed-{job}", str(JOBS_DIR / f"{job}.py"), *args]
@@ -313,20 +382,39 @@ def history_apps(history_url: str) -> list[HistoryApp]:
     return apps
 
 
-def settled_history_apps(history_url: str, log_dir: Path,
+def settled_history_apps(history_url: str, logs: Callable[[], list[str]],
                          timeout: float = 20.0) -> list[HistoryApp]:
-    """What the History Server lists once it has caught up with its event-log dir: it scans every
+    """What the History Server lists once it has caught up with its event logs: it scans every
     spark.history.fs.update.interval (1 s here), so a job that just ended is not listed yet. Waits
-    (bounded) until it lists as many applications as the dir holds logs; then, or at the timeout,
+    (bounded) until it lists as many applications as `logs()` names; then, or at the timeout,
     returns what it lists: the check judges that."""
-    def logs() -> int:
+    def count() -> int:
         try:
-            return sum(1 for entry in log_dir.iterdir() if not entry.name.startswith("."))
-        except OSError:
+            return len(logs())
+        except Exception:  # a store or dir that cannot be read: judge what is listed
             return 0
 
-    return wait_for(lambda: history_apps(history_url), lambda apps: len(apps) >= logs(),
+    return wait_for(lambda: history_apps(history_url), lambda apps: len(apps) >= count(),
                     timeout, interval=0.25)
+
+
+def _dir_entries(path: Path) -> list[str]:
+    return sorted(e.name for e in path.iterdir() if not e.name.startswith(".")) \
+        if path.is_dir() else []
+
+
+def finished_logs(store: ObjectStore, prefix: str) -> list[str]:
+    """The event logs under prefix of applications that ended (a History Server on S3 can list
+    only those: a running application's log is not in the store yet, or is only its status file)."""
+    done = []
+    for name in store.entries(prefix):
+        if name.endswith(".inprogress"):
+            continue
+        if name.startswith("eventlog_v2_") and any(
+                part.endswith(".inprogress") for part in store.entries(f"{prefix}/{name}")):
+            continue  # a rolling log: appstatus_<app>.inprogress until it ends
+        done.append(name)
+    return done
 
 
 def history_log_dir(history_url: str) -> str:

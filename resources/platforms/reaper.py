@@ -23,8 +23,7 @@ class Destroyer(Protocol):
     state_dir: Path
     grace_seconds: float
 
-    @property
-    def tables_root(self) -> Path: ...
+    def table_roots(self) -> list[Path]: ...
 
     def destroy(self, handle: Handle, grace_seconds: float) -> str: ...
 
@@ -102,10 +101,11 @@ def sweep(platform: Destroyer, now: float | None = None,
     for line, handle in platform.strays(known, now):
         platform.destroy(handle, platform.grace_seconds)
         removed.append(line)
-    root = platform.tables_root
-    for table in sorted(root.glob("test_*")) if root.exists() else []:
-        age = now - table.stat().st_mtime
-        if str(table) not in claimed and age > table_ttl_seconds:
-            shutil.rmtree(table, ignore_errors=True)
-            removed.append(f"table {table.name}: unclaimed, {age:.0f}s old")
+    # The tables dir, and the tables bucket of each object store (a prefix is a directory there).
+    for root in platform.table_roots():
+        for table in sorted(root.glob("test_*")) if root.exists() else []:
+            age = now - table.stat().st_mtime
+            if str(table) not in claimed and age > table_ttl_seconds:
+                shutil.rmtree(table, ignore_errors=True)
+                removed.append(f"table {table.name}: unclaimed, {age:.0f}s old")
     return removed

@@ -34,6 +34,8 @@ class Service(ABC):
     kind: ClassVar[str]  # e.g. "postgres", "spark-master"; what platforms declare they provide
     what: ClassVar[str] = ""  # a few words for messages, e.g. "the CDC source"
     port_role: ClassVar[str | None] = None  # a one-port service: its port's role ("sql", "http")
+    # Others write to it until they stop (an object store): stopped after them, not beside them.
+    serves_others: ClassVar[bool] = False
 
     def __init__(self, name: str, root: Path, ready_timeout: float = 60.0, owner: str = ""):
         self.name = name  # unique in its environment, e.g. "postgres", "spark-3.5-master"

@@ -1,7 +1,8 @@
 """A Spark release on this machine: its files and settings, and each of its components as a service.
 
 <env>/<release>/<component>/   conf/, logs/, work/, tmp/ per component; warehouse/ per release
-<env>/<event_log_prefix>/      the release's event logs (the local stand-in for an object store)
+s3a://<event_log_prefix>       the release's event logs in the environment's object store, or with
+<env>/<event_log_prefix>/      storage local, a directory standing in for it
 
 `SparkRelease` holds what the components share (ports, the metastore's database, the settings every
 application of the release uses); each component (metastore, History Server, master, worker,
@@ -19,9 +20,11 @@ from resources.model.facts import ComponentFacts, Endpoints
 from resources.ports import HOST, free_port
 from resources.probes import HttpJson, LogContains, Probe, TcpOpen, all_of
 from resources.processes import ProcessSpec
+from resources.services import s3a
 from resources.services.base import Service
 from resources.services.class_archive import ClassArchive
 from resources.services.jvm import ArchivedJvm, check_java, java_home
+from resources.services.objectstore import ObjectStore
 from resources.settings import ivy_dir, job_python, release_jars, spark_home
 
 JDBC_JAR = Path("/usr/share/java/postgresql.jar")
@@ -30,6 +33,10 @@ JDBC_JAR = Path("/usr/share/java/postgresql.jar")
 # it takes (both releases: 47 -> 25 CPU-seconds, 27 s -> 16 s to ready, measured here); executors
 # keep the full JIT for the work jobs do.
 SHORT_LIVED_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+# The JVMs that read or write the object store (with storage s3): drivers (jobs, the Connect
+# server) write event logs, History Servers read them. Masters and workers never touch it.
+S3A_JVMS = ("driver", "connect", "history")
 
 # Component -> the port roles it listens on.
 PORT_ROLES = {
@@ -41,12 +48,14 @@ PORT_ROLES = {
 }
 
 
-def check_release_installed(spec: ReleaseSpec) -> None:
+def check_release_installed(spec: ReleaseSpec, storage: str = "local") -> None:
     sh = spark_home(spec.version)
     if not (sh / "bin" / "spark-class").exists():
         raise ConfigError(f"Spark {spec.version} for release {spec.name} is not installed "
                           f"at {sh}: run `make setup` (TESTBED_CATALOG=<your catalog> make setup "
                           f"for a catalog of your own)")
+    if storage == "s3":
+        s3a.check_installed(sh, spec.name)
     if spec.delta_version and not (release_jars(spec.name) / ".resolved").exists():
         raise ConfigError(f"Delta {spec.delta_version} jars for release {spec.name} are "
                           f"not in {release_jars(spec.name)}: run `make setup` "
@@ -61,11 +70,14 @@ class SparkRelease:
     """One release's layout, ports and shared application settings in an environment dir."""
 
     def __init__(self, env_dir: Path, spec: ReleaseSpec, postgres_port: int,
-                 ready_timeout: float = 60.0):
+                 ready_timeout: float = 60.0, store: ObjectStore | None = None):
         self.spec = spec
         self.ready_timeout = ready_timeout
         self.root = env_dir / spec.name
+        self.store = store
+        # Event logs: s3a://spark-logs/3.5/events in the store, or the same path under the env dir.
         self.events = env_dir / spec.event_log_prefix
+        self.event_log_dir = f"s3a://{spec.event_log_prefix}" if store else f"file:{self.events}"
         self.warehouse = self.root / "warehouse"
         self.home = spark_home(spec.version)
         self.ports = {f"{kind}.{role}": spec.ports.get(f"{kind}.{role}") or free_port()
@@ -76,7 +88,7 @@ class SparkRelease:
         # Every application of this release (jobs, the Connect server) shares these settings.
         self.app_conf: dict[str, object] = {
             "spark.eventLog.enabled": "true",
-            "spark.eventLog.dir": f"file:{self.events}",
+            "spark.eventLog.dir": self.event_log_dir,
             "spark.sql.catalogImplementation": "hive",
             "spark.hadoop.hive.metastore.uris": self.metastore_uri,
             "spark.sql.warehouse.dir": f"file:{self.warehouse}",
@@ -97,6 +109,13 @@ class SparkRelease:
                 # clusters; on 2 cores a 1000-row UPDATE spent seconds scheduling empty tasks.
                 "spark.databricks.delta.snapshotPartitions": "2",
             })
+        self.store_conf: dict[str, str] = {}  # what every JVM of the release needs for S3A
+        if store is not None:
+            self.store_conf = s3a.conf(store.endpoint, store.access_key, store.secret_key,
+                                       s3a.hadoop_version(self.home))
+            classpath = f"{s3a.jars_dir(self.home)}/*"
+            self.app_conf.update({**self.store_conf, "spark.driver.extraClassPath": classpath,
+                                  "spark.executor.extraClassPath": classpath})
 
     def dirs(self, component: str) -> dict[str, Path]:
         base = self.root / component
@@ -106,7 +125,10 @@ class SparkRelease:
         return found
 
     def prepare(self) -> None:
-        self.events.mkdir(parents=True, exist_ok=True)
+        if self.store is None:
+            self.events.mkdir(parents=True, exist_ok=True)
+        else:  # the prefix must exist before a History Server or SparkContext uses it
+            self.store.ensure_prefix(self.event_log_dir)
         self.warehouse.mkdir(parents=True, exist_ok=True)
         client = self.dirs("client")
         (client["conf"] / "spark-defaults.conf").write_text(conf_lines(self.app_conf))
@@ -124,9 +146,14 @@ class SparkRelease:
         return path
 
     def archive(self, jvm: str) -> ClassArchive:
-        return ClassArchive(java_home(), f"spark-{self.spec.version}-{jvm}",
-                            [self.home / "jars", JDBC_JAR] if jvm == "metastore"
-                            else [self.home / "jars"])
+        if jvm == "metastore":
+            return ClassArchive(java_home(), f"spark-{self.spec.version}-{jvm}",
+                                [self.home / "jars", JDBC_JAR])
+        if self.store is not None and jvm in S3A_JVMS:
+            # S3A's jars come first on these JVMs' classpath: an archive of its own.
+            return ClassArchive(java_home(), f"spark-{self.spec.version}-{jvm}-s3a",
+                                [s3a.jars_dir(self.home), self.home / "jars"])
+        return ClassArchive(java_home(), f"spark-{self.spec.version}-{jvm}", [self.home / "jars"])
 
     def spark_env(self, dirs: dict[str, Path], ident: str,
                   archive: ClassArchive | None = None) -> dict[str, str]:
@@ -157,7 +184,7 @@ class SparkRelease:
         return Endpoints(
             metastore=self.metastore_uri, metastore_db=self.spec.metastore_db,
             metastore_jdbc=self.jdbc_url, history_ui=f"http://{HOST}:{p['history.ui']}",
-            event_log_dir=str(self.events),
+            event_log_dir=self.event_log_dir.removeprefix("file:"),
             master=f"spark://{HOST}:{p['master.rpc']}" if "master" in has else None,
             master_ui=f"http://{HOST}:{p['master.ui']}" if "master" in has else None,
             worker_ui=f"http://{HOST}:{p['worker.ui']}" if "worker" in has else None,
@@ -266,13 +293,19 @@ class HistoryServer(SparkComponent):
     component = "history"
 
     def conf(self) -> dict[str, object]:
-        return {"spark.history.fs.logDirectory": f"file:{self.release.events}",
+        return {"spark.history.fs.logDirectory": self.release.event_log_dir,
                 "spark.history.ui.port": self.port_of("ui"),
                 "spark.history.fs.update.interval": "1s",
-                "spark.ui.host": HOST}
+                "spark.ui.host": HOST, **self.release.store_conf}
 
     def argv(self) -> list[str]:
         return [self.spark_class, "org.apache.spark.deploy.history.HistoryServer", *self.properties]
+
+    def recipe(self) -> ProcessSpec:
+        spec = super().recipe()
+        if self.release.store is not None:  # S3A on the daemon's own classpath
+            spec.env["SPARK_DAEMON_CLASSPATH"] = f"{s3a.jars_dir(self.release.home)}/*"
+        return spec
 
     def probe(self) -> Probe:
         return HttpJson(f"http://{HOST}:{self.port_of('ui')}/api/v1/version",

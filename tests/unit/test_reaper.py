@@ -28,9 +28,8 @@ class Recorder:
         self._strays = list(strays)
         self.fail = fail
 
-    @property
-    def tables_root(self) -> Path:
-        return self.state_dir / "delta-tables"
+    def table_roots(self) -> list[Path]:
+        return [self.state_dir / "delta-tables"]
 
     def destroy(self, handle: Handle, grace_seconds: float) -> str:
         if handle.describe() == self.fail:

@@ -165,3 +165,55 @@ def test_nothing_left_fails_on_leftovers():
                            leftovers=["port 7077 (spark-3.5 master.rpc)"])
     verdict = checks.nothing_left(dirty)
     assert not verdict.passed and "still there after teardown: port 7077" in verdict.message
+
+
+# --- event_logs_on_own_prefix: what the store lists under each release's prefix ----------------
+
+S3_35, S3_41 = "s3a://spark-logs/3.5/events", "s3a://spark-logs/4.1/events"
+
+
+def s3_facts():
+    return [facts35(event_log_dir=S3_35, history_log_dir=S3_35,
+                    event_logs=["app-1"]),
+            facts41(event_log_dir=S3_41, history_log_dir=S3_41,
+                    event_logs=["eventlog_v2_local-1", "eventlog_v2_local-2"])]
+
+
+def test_event_logs_on_own_prefix_passes_on_logs_listed_under_each_prefix():
+    verdict = checks.event_logs_on_own_prefix(s3_facts())
+    assert verdict.passed, verdict.message
+    assert verdict.metadata["spark-4.1 event logs"] == "eventlog_v2_local-1, eventlog_v2_local-2"
+
+
+def test_a_shared_prefix_fails_event_logs_on_own_prefix_naming_it():
+    f35, f41 = s3_facts()
+    f41 = f41.model_copy(update={"event_log_dir": S3_35, "event_logs": ["app-1", "local-1"]})
+    verdict = checks.event_logs_on_own_prefix([f35.model_copy(
+        update={"event_logs": ["app-1", "local-1"]}), f41])
+    assert not verdict.passed
+    assert f"spark-3.5 and spark-4.1 share event-log prefix {S3_35}" in verdict.message
+    assert "event log(s) app-1, local-1 are under the prefixes of both" in verdict.message
+
+
+def test_a_release_whose_logs_are_missing_from_its_prefix_fails():
+    f35, f41 = s3_facts()
+    verdict = checks.event_logs_on_own_prefix([f35, f41.model_copy(update={"event_logs": []})])
+    assert not verdict.passed
+    assert f"spark-4.1: no event log under {S3_41} after its job ran" in verdict.message
+
+
+def test_an_application_listed_by_the_history_server_without_a_log_under_its_prefix_fails():
+    f35, f41 = s3_facts()
+    f35 = f35.model_copy(update={"history_apps": [
+        *f35.history_apps, HistoryApp(id="app-9", name="x", spark_version="3.5.7")]})
+    verdict = checks.event_logs_on_own_prefix([f35, f41])
+    assert not verdict.passed
+    assert f"spark-3.5: application(s) app-9 listed by its History Server have no log under " \
+           f"{S3_35}" in verdict.message
+
+
+def test_event_logs_that_cannot_be_listed_are_not_evaluated_never_passed():
+    f35, f41 = s3_facts()
+    verdict = checks.event_logs_on_own_prefix([f35, f41.model_copy(update={"event_logs": None})])
+    assert not verdict.passed and not verdict.evaluated
+    assert verdict.message.startswith("not evaluated: the event logs of spark-4.1 cannot be listed")

@@ -85,3 +85,21 @@ def test_sweep_removes_the_tables_of_an_orphaned_environment(state_dir):
     orphan.save()
     platform.sweep()
     assert not table.exists() and not orphan.path.exists()
+
+
+def test_sweep_removes_unclaimed_old_prefixes_in_an_object_store_s_tables_bucket(state_dir):
+    """With storage s3 a table is a prefix of the environment's store, a directory of its data
+    dir (versitygw's posix backend): the sweep treats it like the tables dir."""
+    platform = LocalPlatform(state_dir)
+    live = make_state(platform, "live")
+    bucket = live.path / "s3" / "data" / "tables"
+    old, claimed = bucket / "test_0ld00000", bucket / "test_c1a1med0"
+    for table in (old, claimed):
+        (table / "_delta_log").mkdir(parents=True)
+        os.utime(table, (time.time() - 48 * 3600,) * 2)
+    live.handles.append(TableHandle(name=claimed.name, path=str(claimed)))
+    live.save()
+    assert bucket in platform.table_roots()
+    removed = platform.sweep(table_ttl_seconds=24 * 3600)
+    assert not old.exists() and claimed.exists() and live.path.exists()
+    assert any("table test_0ld00000: unclaimed" in line for line in removed)
