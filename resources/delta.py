@@ -43,6 +43,11 @@ def uri(where: Where) -> str:
     return _open(where)[0]
 
 
+def table_name(where: Where) -> str:
+    """s3://tables/test_ab12cd34_bronze or /x/test_ab12cd34_bronze -> test_ab12cd34_bronze"""
+    return uri(where).rstrip("/").rsplit("/", 1)[-1]
+
+
 def table(path: Where, version: int | None = None) -> DeltaTable:
     uri, options = _open(path)
     return DeltaTable(uri, version=version, storage_options=options)

@@ -19,7 +19,7 @@ from pymysqlreplication.row_event import (
 
 from resources.cdc.source import Needs, claim, release, verify_source
 from resources.cdc.stream import TABLE, CdcStream, Change
-from resources.delta import Where
+from resources.delta import Where, table_name
 from resources.services.mariadb import DATABASE, Credentials
 
 NEEDS = Needs("binlog", {"log_bin": "ON", "binlog_format": "ROW", "binlog_row_image": "FULL",
@@ -35,7 +35,7 @@ class BinlogStream(CdcStream):
                  server_id: int = 4242):
         super().__init__(creds, bronze, mirror, checkpoint, server_id)
         self._position: tuple[str, int] | None = None
-        self._holder = f"the binlog stream into {Path(bronze).name}"
+        self._holder = f"the binlog stream into {table_name(bronze)}"
 
     def restarted(self) -> "BinlogStream":
         return BinlogStream(self.creds, self.bronze, self.mirror, self.checkpoint, self.server_id)

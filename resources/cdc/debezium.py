@@ -33,7 +33,7 @@ from resources.cdc.stream import (
     Change,
     StreamConfigError,
 )
-from resources.delta import Where
+from resources.delta import Where, table_name
 from resources.processes import tail
 from resources.services.debezium import DebeziumEngine
 from resources.services.mariadb import DATABASE, Credentials
@@ -164,7 +164,7 @@ class EngineProcessStream(CdcStream):
         super().__init__(creds, bronze, mirror, checkpoint, server_id)
         self.root = root  # the engine's offsets, schema history, logs
         self._launch = launch or (lambda service: service.start())
-        self._holder = f"{what} into {Path(bronze).name}"
+        self._holder = f"{what} into {table_name(bronze)}"
         self.engine_process = None  # the running engine service
         self.assembler = Assembler(self._hand_over)
         self._finishing = False

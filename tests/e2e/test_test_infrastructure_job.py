@@ -40,12 +40,13 @@ def test_spark_written_table_passes_every_check_and_is_removed(state_dir, tmp_pa
     table = capsys.readouterr().out
     rows = rows_of(table)
     assert {row.split()[2] for row in rows} == (DELTA_CHECKS | CDC_CHECKS | ALERTING_CHECKS
-                                                   | {"nothing_left"}), table
+                                                   | {"nothing_left", "object_store_ready"}), table
     assert all(row.startswith("PASS") for row in rows), table
     assert "Spark 3.5.7 + Delta 3.3.2 readChangeFeed" in table  # both engines read the CDF
     assert "Spark 4.1.0 + Delta 4.1.0 (Connect)" in table  # the other release read it
-    assert watch.leaks() == []
-    assert list((state_dir / "delta-tables").iterdir()) == []
+    assert re.search(r"s3://tables/test_[0-9a-f]{8}", table)  # in the environment's store
+    assert watch.leaks() == []  # the store's data went with its env dir
+    assert list(state_dir.glob("**/test_*")) == []
 
 
 def test_two_runs_at_once_use_their_own_tables(state_dir, tmp_path):
@@ -61,14 +62,14 @@ def test_two_runs_at_once_use_their_own_tables(state_dir, tmp_path):
     failures = [line for out in outputs for line in out.splitlines()
                 if line.startswith(("FAIL", "step ")) or "Error" in line]
     assert [run.returncode for run in runs] == [0, 0], failures
-    tables = [set(re.findall(r"delta-tables/(test_[0-9a-f]{8}) ", out)) for out in outputs]
+    tables = [set(re.findall(r"s3://tables/(test_[0-9a-f]{8}) ", out)) for out in outputs]
     assert all(len(t) == 1 for t in tables) and tables[0] != tables[1], tables
     for out in outputs:  # had they shared a table, versions and change feeds would not match
         assert re.search(r"PASS +delta/seeded_table +time_travel", out), out
         assert re.search(r"PASS +delta/seeded_table +cdf_complete", out), out
         assert re.search(r"PASS +cdc/products_mirror +mirror_matches_source", out), out
     assert watch.leaks() == []
-    assert list((state_dir / "delta-tables").iterdir()) == []
+    assert list(state_dir.glob("**/test_*")) == []
 
 
 def test_keep_on_failure_keeps_the_table_until_the_reaper_takes_it(state_dir, monkeypatch):
@@ -87,7 +88,8 @@ def test_keep_on_failure_keeps_the_table_until_the_reaper_takes_it(state_dir, mo
     assert not result.success
     failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
     assert {"row_count_and_schema", "time_travel"} <= failed
-    kept = list((state_dir / "delta-tables").glob("test_*"))
+    # In the failed environment's store (kept with its dir): objects are files there.
+    kept = list(state_dir.glob("envs/*/s3/data/tables/test_*"))
     assert len(kept) == 3 and all((table / "_delta_log").is_dir() for table in kept)  # + CDC
     platform = make_platform("local", str(state_dir), 60, 10)
     assert platform.sweep() == []

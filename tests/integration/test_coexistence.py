@@ -45,19 +45,28 @@ def test_isolation_checks_pass_on_the_real_environment(coexisting, catalog):
     env, _jobs = coexisting
     facts = [env.facts(spec.name) for spec in catalog.releases]
     for verdict in (checks.metastore_isolated(facts, probes(catalog)),
-                    checks.history_isolated(facts), checks.services_isolated(facts)):
+                    checks.history_isolated(facts), checks.event_logs_on_own_prefix(facts),
+                    checks.services_isolated(facts)):
         assert verdict.passed, verdict.message
     by_release = {f.release: f for f in facts}
     assert by_release["spark-3.5"].metastore_db == "metastore_spark35"
     assert by_release["spark-4.1"].metastore_db == "metastore_spark41"
-    assert by_release["spark-3.5"].event_log_dir.endswith("spark-logs/3.5/events")
+    # The default storage: the environment's object store, read back from the running system.
+    for minor, f in (("3.5", by_release["spark-3.5"]), ("4.1", by_release["spark-4.1"])):
+        assert f.event_log_dir == f.history_log_dir == f"s3a://spark-logs/{minor}/events"
+        assert f.event_logs and all(any(a.id in log for log in f.event_logs)
+                                    for a in f.history_apps)
+    assert {a.spark_version for a in by_release["spark-3.5"].history_apps} == {"3.5.7"}
     assert {a.spark_version for a in by_release["spark-4.1"].history_apps} == {"4.1.0"}
+    store = env.services["s3"]
+    assert store.entries("s3a://spark-logs") == ["3.5", "4.1"]
 
 
-def sabotaged_run(state_dir, catalog, **override_41):
+def sabotaged_run(state_dir, catalog, storage="s3", **override_41):
     """Deploy both releases with spark-4.1 changed as given, run both jobs, return facts."""
     watch = LeakWatch(state_dir)
-    env = Environment.create(make_platform("local", str(state_dir), 60, 10), run_id="sabotage")
+    env = Environment.create(make_platform("local", str(state_dir), 60, 10), run_id="sabotage",
+                             storage=storage)
     specs = [catalog.get("spark-3.5"), catalog.get("spark-4.1").model_copy(update=override_41)]
     try:
         env.deploy_all(specs)  # side by side: metastores sharing a database take turns
@@ -72,22 +81,31 @@ def sabotaged_run(state_dir, catalog, **override_41):
 
 
 def test_shared_metastore_database_fails_metastore_isolated(state_dir, catalog, releases_installed):
-    facts = sabotaged_run(state_dir, catalog, metastore_db="metastore_spark35")
+    """Also the storage local run of the suite: event logs in directories, judged the same way."""
+    facts = sabotaged_run(state_dir, catalog, storage="local", metastore_db="metastore_spark35")
     verdict = checks.metastore_isolated(facts, probes(catalog))
     assert not verdict.passed
     assert "spark-3.5 and spark-4.1 share metastore database 'metastore_spark35'" in verdict.message
     # Read back from PostgreSQL: 4.1's table really landed in 3.5's database.
     assert "spark-4.1's table default.testbed_probe_spark_4_1 appears in spark-3.5's database" \
         in verdict.message
-    assert checks.history_isolated(facts).passed
+    assert all(f.event_log_dir.startswith(str(state_dir)) for f in facts)
+    for verdict in (checks.history_isolated(facts), checks.event_logs_on_own_prefix(facts)):
+        assert verdict.passed, verdict.message
 
 
-def test_shared_event_log_dir_fails_history_isolated(state_dir, catalog, releases_installed):
+def test_shared_event_log_prefix_fails_history_isolated(state_dir, catalog, releases_installed):
+    """spark-4.1 pointed at s3a://spark-logs/3.5/events in the environment's store."""
     facts = sabotaged_run(state_dir, catalog, event_log_prefix="spark-logs/3.5/events")
+    shared = "s3a://spark-logs/3.5/events"
     verdict = checks.history_isolated(facts)
     assert not verdict.passed
-    assert "write event logs to overlapping prefixes" in verdict.message
+    assert f"write event logs to overlapping prefixes {shared} and {shared}" in verdict.message
     assert "spark-3.5 History Server (Spark 3.5.7) lists foreign applications" in verdict.message
+    logs = checks.event_logs_on_own_prefix(facts)
+    assert not logs.passed
+    assert f"spark-3.5 and spark-4.1 share event-log prefix {shared}" in logs.message
+    assert "are under the prefixes of both spark-3.5 and spark-4.1" in logs.message
     assert checks.metastore_isolated(facts, probes(catalog)).passed
 
 
