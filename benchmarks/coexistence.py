@@ -61,7 +61,7 @@ def step_seconds(records) -> dict[str, float]:
     return took
 
 
-def one_run(state_dir: Path, parallel: bool) -> dict:
+def one_run(state_dir: Path, parallel: bool, storage: str | None = None) -> dict:
     from dagster import DagsterInstance
 
     from pipelines.definitions import defs
@@ -73,8 +73,9 @@ def one_run(state_dir: Path, parallel: bool) -> dict:
     with DagsterInstance.ephemeral() as instance:
         result = defs.resolve_job_def("coexistence").execute_in_process(
             instance=instance, raise_on_error=False,
-            run_config={"resources": {"testbed": {"config": {"state_dir": str(state_dir),
-                                                             "parallel_deploy": parallel}}}})
+            run_config={"resources": {"testbed": {"config": {
+                "state_dir": str(state_dir), "parallel_deploy": parallel,
+                **({"storage": storage} if storage else {})}}}})
         wall = time.monotonic() - started
         steps = step_seconds(instance.all_logs(result.run_id))
     sampler.stop_flag.set()

@@ -252,20 +252,24 @@ class LocalPlatform(Platform):
 
     def connect_job(self, env: Environment, deployment: Deployment, table: str,
                     timeout: float) -> JobResult:
-        """The Connect probe; on S3 also a short batch application in local mode. S3A cannot
-        hflush, so the Connect server's own event log appears in the store only when the server
-        stops: a History Server reading S3 lists finished applications only."""
-        result = super().connect_job(env, deployment, table, timeout)
-        if result.returncode != 0 or env.state.storage != "s3":
+        """The Connect probe; on S3 also a short batch application in local mode, side by side
+        with it. S3A cannot hflush, so the Connect server's own event log appears in the store only
+        when the server stops: a History Server reading S3 lists finished applications only."""
+        if env.state.storage != "s3":
+            return super().connect_job(env, deployment, table, timeout)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch") as pool:
+            pending = pool.submit(self._spark_submit, env, deployment.spec, "local[1]",
+                                  "finished_app", [], timeout)
+            result = super().connect_job(env, deployment, table, timeout)
+            batch = pending.result()
+        if result.returncode != 0:
             return result
-        batch = self._spark_submit(env, deployment.spec, "local[1]", "sparkpi", ["2", table],
-                                   timeout)
         values = {**result.values, "finished_application_seconds": batch.seconds}
         if batch.returncode != 0:
             return result.model_copy(update={
                 "returncode": batch.returncode, "values": values,
-                "error": f"the finished application for the History Server (sparkpi, local "
-                         f"mode) failed:\n{batch.error}"})
+                "error": f"the finished application for the History Server (finished_app, "
+                         f"local mode) failed:\n{batch.error}"})
         return result.model_copy(update={"values": values})
 
     def _spark_submit(self, env: Environment, spec: ReleaseSpec, master: str, job: str,

@@ -17,7 +17,8 @@ from tests.conftest import LeakWatch, run_ephemeral
 
 pytestmark = [pytest.mark.spark, pytest.mark.e2e]
 
-EXPECTED_CHECKS = 11  # 2 release_ready, sparkpi, connect, 3 isolation x 2 releases, nothing_left
+# 2 release_ready, sparkpi, connect, 4 isolation x 2 releases, object_store_ready, nothing_left
+EXPECTED_CHECKS = 14
 
 
 def test_coexistence_run_passes_every_check_and_leaves_nothing(state_dir, tmp_path, monkeypatch,

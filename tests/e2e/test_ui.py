@@ -48,9 +48,9 @@ def test_ui_lists_releases_checks_job_and_schedule(webserver):
     checks = {"/".join(node["assetKey"]["path"]): {c["name"] for c in
                                                     node["assetChecksOrError"]["checks"]}
               for node in repo["assetNodes"]}
-    assert checks["spark_3_5/release"] == {"release_ready", "sparkpi_completes", "metastore_isolated",
-                                           "history_isolated", "services_isolated"}
-    assert checks["spark_4_1/release"] == {"release_ready", "connect_job_completes",
-                                           "metastore_isolated", "history_isolated",
-                                           "services_isolated"}
+    isolation = {"metastore_isolated", "history_isolated", "event_logs_on_own_prefix",
+                 "services_isolated"}
+    assert checks["spark_3_5/release"] == {"release_ready", "sparkpi_completes", *isolation}
+    assert checks["spark_4_1/release"] == {"release_ready", "connect_job_completes", *isolation}
+    assert checks["storage/object_store"] == {"object_store_ready"}
     assert checks["coexistence/teardown"] == {"nothing_left"}

@@ -166,3 +166,27 @@ def test_an_environment_refuses_a_service_its_platform_cannot_run(state_dir):
     with pytest.raises(ConfigError, match=r"kubernetes platform cannot run service 'alertmanager'"):
         env.start(AlertManager(env.path / "alerting"))
     assert env.state.handles == [] and env.teardown().leftovers == []
+
+
+def test_an_unknown_storage_names_the_setting(state_dir, monkeypatch):
+    monkeypatch.setenv("TESTBED_STORAGE", "s4")
+    with pytest.raises(ConfigError, match=r"storage 's4' is not one of local, s3: fix "
+                                          r"TESTBED_STORAGE or the resource's `storage` field"):
+        Environment.create(LocalPlatform(state_dir), run_id="bad-storage")
+    assert not list((state_dir / "envs").glob("env-*"))
+
+
+def test_a_missing_object_store_build_says_make_setup(state_dir, releases_installed, monkeypatch,
+                                                      tmp_path):
+    monkeypatch.setattr("resources.services.objectstore.tools_dir", lambda: tmp_path)
+    with pytest.raises(ConfigError, match=r"versitygw 1.8.0 is not built at .*: run `make setup` "
+                                          r"\(it needs go\), or run with storage local"):
+        LocalPlatform(state_dir).preflight([spec()], ("s3",))
+    LocalPlatform(state_dir).preflight([spec()])  # storage local needs no store
+
+
+def test_missing_s3a_jars_say_make_setup(state_dir, releases_installed, monkeypatch, tmp_path):
+    monkeypatch.setattr("resources.services.s3a.s3a_dir", lambda hadoop: tmp_path / hadoop)
+    with pytest.raises(ConfigError, match=r"release spark-3.5: hadoop-aws 3.3.4 and its AWS SDK "
+                                          r"modules are not in .*: run `make setup`"):
+        LocalPlatform(state_dir).preflight([spec()], ("s3",))
