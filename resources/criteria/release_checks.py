@@ -140,8 +140,10 @@ def history_isolated(facts: list[Facts]) -> Verdict:
 
 def event_logs_on_own_prefix(facts: list[Facts]) -> Verdict:
     """After the jobs: each release's event logs are in the store under its own prefix (listed,
-    not assumed), no log is under two releases' prefixes, and every application a release's
-    History Server lists has its log under that release's prefix."""
+    not assumed), prefixes neither shared nor nested, every application a release's History Server
+    lists has its log there, and every log there is an application of that release's version.
+    (Application ids alone can coincide across releases: two masters started in the same second
+    both name their first application app-<time>-0000; logs are matched per release.)"""
     unlisted = [f.release for f in facts if f.event_logs is None]
     if unlisted:
         return not_evaluated(f"the event logs of {', '.join(unlisted)} cannot be listed from "
@@ -150,25 +152,31 @@ def event_logs_on_own_prefix(facts: list[Facts]) -> Verdict:
     problems: list[str] = []
     for i, a in enumerate(facts):
         for b in facts[i + 1:]:
-            if _nested(a.event_log_dir, b.event_log_dir):
+            if a.event_log_dir == b.event_log_dir:
                 problems.append(f"{a.release} and {b.release} share event-log prefix "
-                                f"{a.event_log_dir}" if a.event_log_dir == b.event_log_dir else
-                                f"{a.release}'s prefix {a.event_log_dir} and {b.release}'s "
+                                f"{a.event_log_dir}")
+            elif _nested(a.event_log_dir, b.event_log_dir):
+                problems.append(f"{a.release}'s prefix {a.event_log_dir} and {b.release}'s "
                                 f"{b.event_log_dir} overlap")
-            both = sorted(set(a.event_logs or []) & set(b.event_logs or []))
-            if both:
-                problems.append(f"event log(s) {', '.join(both)} are under the prefixes of both "
-                                f"{a.release} and {b.release}")
     for f in facts:
-        if not f.event_logs:
+        logs = f.event_logs or []
+        if not logs:
             problems.append(f"{f.release}: no event log under {f.event_log_dir} after its job "
                             f"ran (its applications logged elsewhere, or not at all)")
             continue
-        elsewhere = [app.id for app in f.history_apps
-                     if not any(app.id in name for name in f.event_logs)]
-        if elsewhere:
-            problems.append(f"{f.release}: application(s) {', '.join(elsewhere)} listed by its "
+        missing = [app.id for app in f.history_apps if not any(app.id in log for log in logs)]
+        if missing:
+            problems.append(f"{f.release}: application(s) {', '.join(missing)} listed by its "
                             f"History Server have no log under {f.event_log_dir}")
+        foreign = [f"{app.id} (Spark {app.spark_version})" for app in f.history_apps
+                   if app.spark_version != f.version and any(app.id in log for log in logs)]
+        if foreign:
+            problems.append(f"{f.release}'s prefix {f.event_log_dir} holds the logs of other "
+                            f"versions' applications: {', '.join(foreign)}")
+        strays = [log for log in logs if not any(app.id in log for app in f.history_apps)]
+        if strays:
+            problems.append(f"{f.release}: log(s) {', '.join(strays)} under {f.event_log_dir} "
+                            f"are no application its History Server lists")
     return verdict(problems, "each release's event logs are under its own prefix only: " + "; ".join(
         f"{f.event_log_dir}: {len(f.event_logs or [])}" for f in facts),
         **{f"{f.release} event logs": ", ".join(f.event_logs or []) for f in facts},

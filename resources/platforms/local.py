@@ -238,7 +238,8 @@ class LocalPlatform(Platform):
             metastore_tables=postgres.metastore_tables(db_name),
             event_log_dir=deployment.endpoints.event_log_dir,
             history_log_dir=reads, history_apps=apps,
-            event_logs=store.entries(written) if store and written.startswith("s3a://")
+            # On S3 the finished ones: a running application's log is not in the store yet.
+            event_logs=finished_logs(store, written) if store and written.startswith("s3a://")
             else _dir_entries(Path(written)))
 
     # --- jobs ------------------------------------------------------------------------------------

@@ -105,7 +105,8 @@ def test_shared_event_log_prefix_fails_history_isolated(state_dir, catalog, rele
     logs = checks.event_logs_on_own_prefix(facts)
     assert not logs.passed
     assert f"spark-3.5 and spark-4.1 share event-log prefix {shared}" in logs.message
-    assert "are under the prefixes of both spark-3.5 and spark-4.1" in logs.message
+    assert f"spark-3.5's prefix {shared} holds the logs of other versions' applications" \
+        in logs.message
     assert checks.metastore_isolated(facts, probes(catalog)).passed
 
 

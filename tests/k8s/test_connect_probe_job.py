@@ -5,6 +5,7 @@ here: a live probe runs in tests/integration (local platform) and tests/k8s/test
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -149,7 +150,8 @@ def test_the_local_platform_keeps_probing_from_the_orchestrator(tmp_path):
                                                 history_ui="http://localhost:18080",
                                                 event_log_dir=str(tmp_path),
                                                 connect="sc://localhost:15002/;badparam"))
-    result = LocalPlatform(tmp_path).connect_job(None, deployment, "testbed_probe_x", 5)
+    local_storage = SimpleNamespace(state=SimpleNamespace(storage="local"))  # no batch app
+    result = LocalPlatform(tmp_path).connect_job(local_storage, deployment, "testbed_probe_x", 5)
     assert (result.release, result.job, result.returncode) == ("spark-4.1", "connect_probe", 1)
     assert "INVALID_CONNECT_URL" in result.error
 

@@ -176,6 +176,8 @@ def s3_facts():
     return [facts35(event_log_dir=S3_35, history_log_dir=S3_35,
                     event_logs=["app-1"]),
             facts41(event_log_dir=S3_41, history_log_dir=S3_41,
+                    history_apps=[HistoryApp(id="local-1", name="connect", spark_version="4.1.0"),
+                                  HistoryApp(id="local-2", name="batch", spark_version="4.1.0")],
                     event_logs=["eventlog_v2_local-1", "eventlog_v2_local-2"])]
 
 
@@ -185,14 +187,29 @@ def test_event_logs_on_own_prefix_passes_on_logs_listed_under_each_prefix():
     assert verdict.metadata["spark-4.1 event logs"] == "eventlog_v2_local-1, eventlog_v2_local-2"
 
 
+def test_the_same_application_id_in_two_releases_is_no_sharing():
+    """Two masters started in the same second both call their first application
+    app-<time>-0000: each release's log is matched to its own History Server's listing."""
+    f35, f41 = s3_facts()
+    twin = f41.model_copy(update={
+        "release": "spark-3.5.8", "version": "3.5.8", "event_log_dir": "s3a://spark-logs/3.5.8/e",
+        "history_log_dir": "s3a://spark-logs/3.5.8/e", "event_logs": ["app-1"],
+        "history_apps": [HistoryApp(id="app-1", name="testbed-sparkpi", spark_version="3.5.8")]})
+    verdict = checks.event_logs_on_own_prefix([f35, twin])
+    assert verdict.passed, verdict.message
+
+
 def test_a_shared_prefix_fails_event_logs_on_own_prefix_naming_it():
     f35, f41 = s3_facts()
-    f41 = f41.model_copy(update={"event_log_dir": S3_35, "event_logs": ["app-1", "local-1"]})
-    verdict = checks.event_logs_on_own_prefix([f35.model_copy(
-        update={"event_logs": ["app-1", "local-1"]}), f41])
+    both = ["app-1", "eventlog_v2_local-1"]
+    apps = [*f35.history_apps, *f41.history_apps[:1]]
+    verdict = checks.event_logs_on_own_prefix([
+        f35.model_copy(update={"event_logs": both, "history_apps": apps}),
+        f41.model_copy(update={"event_log_dir": S3_35, "event_logs": both, "history_apps": apps})])
     assert not verdict.passed
     assert f"spark-3.5 and spark-4.1 share event-log prefix {S3_35}" in verdict.message
-    assert "event log(s) app-1, local-1 are under the prefixes of both" in verdict.message
+    assert f"spark-3.5's prefix {S3_35} holds the logs of other versions' applications: local-1 " \
+           f"(Spark 4.1.0)" in verdict.message
 
 
 def test_a_release_whose_logs_are_missing_from_its_prefix_fails():
@@ -210,6 +227,15 @@ def test_an_application_listed_by_the_history_server_without_a_log_under_its_pre
     assert not verdict.passed
     assert f"spark-3.5: application(s) app-9 listed by its History Server have no log under " \
            f"{S3_35}" in verdict.message
+
+
+def test_a_log_no_application_of_the_release_accounts_for_fails():
+    f35, f41 = s3_facts()
+    verdict = checks.event_logs_on_own_prefix(
+        [f35.model_copy(update={"event_logs": ["app-1", "app-7"]}), f41])
+    assert not verdict.passed
+    assert f"spark-3.5: log(s) app-7 under {S3_35} are no application its History Server lists" \
+        in verdict.message
 
 
 def test_event_logs_that_cannot_be_listed_are_not_evaluated_never_passed():
