@@ -53,11 +53,16 @@ def run_job(defs, state_dir, **config):
         run_config={"resources": {"testbed": {"config": {"state_dir": str(state_dir), **config}}}})
 
 
-def test_failing_check_fails_the_run_and_teardown_still_happens(state_dir, catalog,
-                                                                releases_installed):
+def test_failing_check_fails_the_run_stops_everything_and_keep_on_failure_keeps_files_only(
+        state_dir, catalog, releases_installed):
+    """One sabotaged run (a shared metastore database) with keep_on_failure: the checks fail the
+    run, the resource layer tears down although the blocking failure skipped the teardown step,
+    nothing runs or listens afterwards, the files stay for debugging until the reaper's TTL."""
+    from resources.platforms.registry import make_platform
+
     watch = LeakWatch(state_dir)
     result = run_job(build_definitions(sabotaged_catalog(catalog, metastore_db="metastore_spark35")),
-                     state_dir)
+                     state_dir, keep_on_failure=True)
     assert not result.success
     failed = {(e.asset_key.to_user_string(), e.check_name): e
               for e in result.get_asset_check_evaluations() if not e.passed}
@@ -69,19 +74,9 @@ def test_failing_check_fails_the_run_and_teardown_still_happens(state_dir, catal
     # The blocking failure skipped the teardown step; the resource layer tore down anyway.
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "coexistence/teardown" not in materialized
-    assert watch.leaks() == []
-
-
-def test_keep_on_failure_keeps_files_only_and_the_reaper_removes_them(state_dir, catalog,
-                                                                      releases_installed):
-    from resources.platforms.registry import make_platform
-
-    watch = LeakWatch(state_dir)
-    result = run_job(build_definitions(sabotaged_catalog(
-        catalog, event_log_prefix="spark-logs/3.5/events")), state_dir, keep_on_failure=True)
-    assert not result.success
     kept = list((state_dir / "envs").glob("env-*"))
     assert len(kept) == 1 and (kept[0] / "spark-3.5" / "master" / "logs").is_dir()
+    assert (kept[0] / "s3" / "data" / "spark-logs" / "3.5" / "events").is_dir()  # the store's data
     # Files kept for debugging, but nothing runs or listens.
     assert [leak for leak in watch.leaks() if not leak.startswith("env dir")] == []
     platform = make_platform("local", str(state_dir), 60, 10)
