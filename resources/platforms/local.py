@@ -224,23 +224,15 @@ class LocalPlatform(Platform):
         history_url = deployment.endpoints.history_ui
         reads = history_log_dir(history_url)
         store = self.object_store(env)
-        written = deployment.endpoints.event_log_dir
-        if store and reads.startswith("s3a://"):
-            def logs() -> list[str]:  # listed from the store, where it reads
-                return finished_logs(store, reads)
-        else:
-            def logs() -> list[str]:
-                return _dir_entries(Path(reads))
-        apps = settled_history_apps(history_url, logs)  # first: the jobs' logs have landed
+        # First: wait until the History Server has caught up with the logs where it reads.
+        apps = settled_history_apps(history_url, lambda: event_logs(store, reads))
         return Facts(
             release=spec.name, version=spec.version, components=components,
             metastore_uri=deployment.endpoints.metastore, metastore_db=db_name,
             metastore_tables=postgres.metastore_tables(db_name),
             event_log_dir=deployment.endpoints.event_log_dir,
             history_log_dir=reads, history_apps=apps,
-            # On S3 the finished ones: a running application's log is not in the store yet.
-            event_logs=finished_logs(store, written) if store and written.startswith("s3a://")
-            else _dir_entries(Path(written)))
+            event_logs=event_logs(store, deployment.endpoints.event_log_dir))
 
     # --- jobs ------------------------------------------------------------------------------------
 
@@ -403,7 +395,12 @@ def settled_history_apps(history_url: str, logs: Callable[[], list[str]],
                     timeout, interval=0.25)
 
 
-def _dir_entries(path: Path) -> list[str]:
+def event_logs(store: ObjectStore | None, where: str) -> list[str]:
+    """The event logs at `where`, listed: in the store (s3a://) the finished applications' (a
+    running one's log is not there yet), in a directory all of them."""
+    if store is not None and where.startswith("s3a://"):
+        return finished_logs(store, where)
+    path = Path(where.removeprefix("file:"))
     return sorted(e.name for e in path.iterdir() if not e.name.startswith(".")) \
         if path.is_dir() else []
 

@@ -66,6 +66,13 @@ def conf_lines(values: dict[str, object]) -> str:
     return "".join(f"{key} {value}\n" for key, value in values.items())
 
 
+def write_conf(path: Path, values: dict[str, object]) -> None:
+    """A spark-defaults file, readable by its owner only: it may hold the store's keys."""
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(conf_lines(values))
+
+
 class SparkRelease:
     """One release's layout, ports and shared application settings in an environment dir."""
 
@@ -131,7 +138,7 @@ class SparkRelease:
             self.store.ensure_prefix(self.event_log_dir)
         self.warehouse.mkdir(parents=True, exist_ok=True)
         client = self.dirs("client")
-        (client["conf"] / "spark-defaults.conf").write_text(conf_lines(self.app_conf))
+        write_conf(client["conf"] / "spark-defaults.conf", self.app_conf)
 
     def components(self) -> list["SparkComponent"]:
         return [COMPONENTS[kind](self) for kind in self.spec.components]
@@ -231,7 +238,7 @@ class SparkComponent(ArchivedJvm, Service):
 
     def prepare(self) -> None:
         self.release.dirs(self.component)
-        (self.conf_dir / "spark-defaults.conf").write_text(conf_lines(self.conf()))
+        write_conf(self.conf_dir / "spark-defaults.conf", self.conf())
 
     def argv(self) -> list[str]:
         raise NotImplementedError
