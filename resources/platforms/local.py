@@ -52,13 +52,12 @@ from resources.processes import (
 from resources.processes import start as start_process
 from resources.services.base import KINDS, Service, service_kind
 from resources.services.jvm import check_java
-from resources.services.objectstore import BUCKETS, ObjectStore
+from resources.services.objectstore import TABLES_BUCKET, ObjectStore
 from resources.services.postgres import PostgresServer
 from resources.services.spark import PORT_ROLES, SparkRelease, check_release_installed
 from resources.settings import storage_setting
 
 JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs"
-TABLES_BUCKET = BUCKETS[1]
 
 
 class LocalPlatform(Platform):

@@ -31,6 +31,7 @@ REGION = "us-east-1"
 # spark-logs: event logs, <minor>/events per release (the catalog's event_log_prefix);
 # tables: Delta tables (test_<8 hex>, the CDC bronze and mirror).
 BUCKETS = ("spark-logs", "tables")
+TABLES_BUCKET = BUCKETS[1]
 
 
 def versitygw_binary() -> Path:
@@ -126,7 +127,7 @@ class ObjectStore(Service):
         return self.data_dir / bucket / key
 
     def table(self, name: str) -> TableLocation:
-        uri = f"s3://tables/{name}"
+        uri = f"s3://{TABLES_BUCKET}/{name}"
         return TableLocation(uri=uri, local_path=str(self.local_path(uri)),
                              storage_options=self.delta_options())
 
