@@ -95,8 +95,6 @@ def stream(context: AssetExecutionContext, config: StreamConfig,
     name = f"test_{env.state.env_id[-8:]}"
     # In the ledger before anything writes them: a failed start is cleaned up too.
     bronze, mirror = (env.new_table(f"{name}_{part}", owner="cdc") for part in ("bronze", "mirror"))
-    if "://" not in bronze.uri:
-        env.platform.tables_root.mkdir(parents=True, exist_ok=True)
     cdc.create_tables(bronze, mirror)
     broker = None
     if config.engine == "debezium-kafka":  # holds the topics: outlives restarts of the stream

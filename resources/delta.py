@@ -9,6 +9,7 @@ storage options: no locking provider, the store's conditional puts make commits 
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
@@ -45,7 +46,7 @@ def uri(where: Where) -> str:
 
 def table_name(where: Where) -> str:
     """s3://tables/test_ab12cd34_bronze or /x/test_ab12cd34_bronze -> test_ab12cd34_bronze"""
-    return uri(where).rstrip("/").rsplit("/", 1)[-1]
+    return where.name if isinstance(where, TableLocation) else Path(where).name
 
 
 def table(path: Where, version: int | None = None) -> DeltaTable:

@@ -41,8 +41,6 @@ class EvolutionStep(BaseModel):
 
 
 class SeededTable(BaseModel):
-    name: str
-    path: str  # the URI engines open (s3://tables/test_..., or a directory)
     location: TableLocation
     engine: str
     writer: str  # e.g. "Spark 3.5.7 + Delta 3.3.2" or "delta-rs"
@@ -57,6 +55,15 @@ class SeededTable(BaseModel):
     writer_cdf_dir: str | None = None
     warmup_seconds: float | None = None  # Spark: launching executors, before the first operation
     evolution: list[EvolutionStep] = Field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.location.name
+
+    @property
+    def path(self) -> str:
+        """The URI engines open (s3://tables/test_..., or a directory)."""
+        return self.location.uri
 
 
 def new_table_name() -> str:
@@ -78,14 +85,12 @@ def seed(engine: str, rows: int, seed_value: int, script, inputs, location: Tabl
     change script; work is a scratch dir of the caller's environment."""
     if engine not in ("spark", "deltars"):
         raise ConfigError(f"engine {engine!r} is unknown: use 'spark' (default) or 'deltars'")
-    if "://" not in location.uri:
-        Path(location.uri).parent.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     if engine == "deltars":
         timings = [t.__dict__ for t in delta.write_script(location, inputs, script)]
-        table = SeededTable(name=location.name, path=location.uri, location=location,
-                            engine=engine, writer=f"delta-rs {delta.library_version()}", rows=rows,
+        table = SeededTable(location=location, engine=engine,
+                            writer=f"delta-rs {delta.library_version()}", rows=rows,
                             seed=seed_value, script=[op.describe() for op in script],
                             timings=timings, seconds=0)
         table.evolution = evolve_with_deltars(location.local_path, work / "scratch")
@@ -120,7 +125,7 @@ def _seed_with_spark(writer, location: TableLocation, work, rows, seed_value, sc
                            f"{result.error[-3000:]}")
     done = json.loads((out / "result.json").read_text())
     return SeededTable(
-        name=location.name, path=location.uri, location=location, engine="spark",
+        location=location, engine="spark",
         writer=f"Spark {done['spark_version']} + Delta {spec.delta_version} ({spec.name})",
         rows=rows, seed=seed_value, script=[op.describe() for op in script],
         timings=done["timings"], seconds=0, writer_row_counts=done["row_counts"],

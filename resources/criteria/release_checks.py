@@ -104,15 +104,17 @@ def _nested(a: str, b: str) -> bool:
     return pa == pb or pa in pb.parents or pb in pa.parents
 
 
+def _overlapping_prefixes(facts: list[Facts]) -> list[tuple[Facts, Facts]]:
+    """Pairs of releases whose event-log prefixes are the same or one inside the other."""
+    return [(a, b) for i, a in enumerate(facts) for b in facts[i + 1:]
+            if _nested(a.event_log_dir, b.event_log_dir)]
+
+
 def history_config_problems(facts: list[Facts]) -> list[str]:
     """The configuration half of history_isolated: distinct, non-overlapping event-log prefixes,
     each History Server reading its own (what rendered manifests can show too)."""
-    problems = []
-    for i, a in enumerate(facts):
-        for b in facts[i + 1:]:
-            if _nested(a.event_log_dir, b.event_log_dir):
-                problems.append(f"{a.release} and {b.release} write event logs to overlapping "
-                                f"prefixes {a.event_log_dir} and {b.event_log_dir}")
+    problems = [f"{a.release} and {b.release} write event logs to overlapping prefixes "
+                f"{a.event_log_dir} and {b.event_log_dir}" for a, b in _overlapping_prefixes(facts)]
     for f in facts:
         if f.history_log_dir != f.event_log_dir:
             problems.append(f"{f.release}: History Server reads {f.history_log_dir} but the "
@@ -149,27 +151,23 @@ def event_logs_on_own_prefix(facts: list[Facts]) -> Verdict:
         return not_evaluated(f"the event logs of {', '.join(unlisted)} cannot be listed from "
                              f"here (the platform's object store is not reachable from this "
                              f"process); history_isolated judges the configuration")
-    problems: list[str] = []
-    for i, a in enumerate(facts):
-        for b in facts[i + 1:]:
-            if a.event_log_dir == b.event_log_dir:
-                problems.append(f"{a.release} and {b.release} share event-log prefix "
-                                f"{a.event_log_dir}")
-            elif _nested(a.event_log_dir, b.event_log_dir):
-                problems.append(f"{a.release}'s prefix {a.event_log_dir} and {b.release}'s "
-                                f"{b.event_log_dir} overlap")
+    problems = [f"{a.release} and {b.release} share event-log prefix {a.event_log_dir}"
+                if a.event_log_dir == b.event_log_dir else
+                f"{a.release}'s prefix {a.event_log_dir} and {b.release}'s {b.event_log_dir} overlap"
+                for a, b in _overlapping_prefixes(facts)]
     for f in facts:
         logs = f.event_logs or []
         if not logs:
             problems.append(f"{f.release}: no event log under {f.event_log_dir} after its job "
                             f"ran (its applications logged elsewhere, or not at all)")
             continue
-        missing = [app.id for app in f.history_apps if not any(app.id in log for log in logs)]
+        logged = [app for app in f.history_apps if any(app.id in log for log in logs)]
+        missing = [app.id for app in f.history_apps if app not in logged]
         if missing:
             problems.append(f"{f.release}: application(s) {', '.join(missing)} listed by its "
                             f"History Server have no log under {f.event_log_dir}")
-        foreign = [f"{app.id} (Spark {app.spark_version})" for app in f.history_apps
-                   if app.spark_version != f.version and any(app.id in log for log in logs)]
+        foreign = [f"{app.id} (Spark {app.spark_version})" for app in logged
+                   if app.spark_version != f.version]
         if foreign:
             problems.append(f"{f.release}'s prefix {f.event_log_dir} holds the logs of other "
                             f"versions' applications: {', '.join(foreign)}")

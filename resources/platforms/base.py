@@ -108,8 +108,9 @@ class Platform(ABC):
         return None
 
     def table_location(self, env: Environment, name: str) -> TableLocation:
-        """Where the environment's table `name` goes: a directory under tables_root, unless the
-        platform keeps tables in an object store (storage s3)."""
+        """Where the environment's table `name` goes: a directory under tables_root (made here,
+        so writers need not), unless the platform keeps tables in an object store (storage s3)."""
+        self.tables_root.mkdir(parents=True, exist_ok=True)
         return TableLocation.directory(str(self.tables_root / name))
 
     def table_roots(self) -> list[Path]:
