@@ -55,28 +55,43 @@ def run_job(defs, state_dir, **config):
 
 def test_failing_check_fails_the_run_stops_everything_and_keep_on_failure_keeps_files_only(
         state_dir, catalog, releases_installed):
-    """One sabotaged run (a shared metastore database) with keep_on_failure: the checks fail the
+    """One sabotaged run (a shared metastore database) with keep_on_failure, on storage local (the
+    suite's run of that mode: event logs in directories, judged the same way): the checks fail the
     run, the resource layer tears down although the blocking failure skipped the teardown step,
     nothing runs or listens afterwards, the files stay for debugging until the reaper's TTL."""
     from resources.platforms.registry import make_platform
 
     watch = LeakWatch(state_dir)
     result = run_job(build_definitions(sabotaged_catalog(catalog, metastore_db="metastore_spark35")),
-                     state_dir, keep_on_failure=True)
+                     state_dir, keep_on_failure=True, storage="local")
     assert not result.success
-    failed = {(e.asset_key.to_user_string(), e.check_name): e
-              for e in result.get_asset_check_evaluations() if not e.passed}
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e
+                   for e in result.get_asset_check_evaluations()}
+    failed = {key: e for key, e in evaluations.items()
+              if not e.passed and e.severity == AssetCheckSeverity.ERROR}
     assert set(failed) == {("spark_3_5/release", "metastore_isolated"),
                            ("spark_4_1/release", "metastore_isolated")}
+    store = evaluations[("storage/object_store", "object_store_ready")]  # no store: a warning
+    assert (store.passed, store.severity) == (False, AssetCheckSeverity.WARN)
+    assert store.description.startswith("not evaluated: this environment keeps its data in local")
     evaluation = failed[("spark_3_5/release", "metastore_isolated")]
     assert evaluation.severity == AssetCheckSeverity.ERROR
-    assert "share metastore database 'metastore_spark35'" in evaluation.description
+    assert "spark-3.5 and spark-4.1 share metastore database 'metastore_spark35'" \
+        in evaluation.description
+    # Read back from PostgreSQL: 4.1's table really landed in 3.5's database.
+    assert "spark-4.1's table default.testbed_probe_spark_4_1 appears in spark-3.5's database" \
+        in evaluation.description
+    for release in ("spark_3_5/release", "spark_4_1/release"):
+        for check in ("history_isolated", "event_logs_on_own_prefix"):
+            assert evaluations[(release, check)].passed, evaluations[(release, check)].description
     # The blocking failure skipped the teardown step; the resource layer tore down anyway.
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "coexistence/teardown" not in materialized
     kept = list((state_dir / "envs").glob("env-*"))
     assert len(kept) == 1 and (kept[0] / "spark-3.5" / "master" / "logs").is_dir()
-    assert (kept[0] / "s3" / "data" / "spark-logs" / "3.5" / "events").is_dir()  # the store's data
+    for minor in ("3.5", "4.1"):  # storage local: the event logs are plain directories
+        assert list((kept[0] / "spark-logs" / minor / "events").iterdir())
+    assert not (kept[0] / "s3").exists()
     # Files kept for debugging, but nothing runs or listens.
     assert [leak for leak in watch.leaks() if not leak.startswith("env dir")] == []
     platform = make_platform("local", str(state_dir), 60, 10)
