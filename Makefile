@@ -16,7 +16,10 @@ setup:
 demo: setup
 	$(BIN)/testbed run coexistence
 
+# The simulated Kubernetes cluster's control plane is built from the Go module proxy on first
+# use (~10 min once, then cached by version in TESTBED_CACHE): only the tests need it.
 test: setup
+	$(BIN)/testbed cluster build > /dev/null
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ui: setup

@@ -1,10 +1,11 @@
-"""`testbed run <job>`, `testbed report <run id>` and `testbed sweep`.
+"""`testbed run <job>`, `testbed report <run id>`, `testbed sweep` and `testbed cluster`.
 
 `run` executes a job against the Dagster instance in DAGSTER_HOME, so the run shows up in the UI,
 shows progress while it deploys and checks, prints every check with its result and reason, and
 exits non-zero when an ERROR check failed or the run failed; `--report-dir` writes report.json and
 junit.xml. `report` writes those for any past run. `sweep` is the reaper: it removes environments
-whose owner is gone or whose TTL expired.
+whose owner is gone or whose TTL expired. `cluster run -- <command>` runs a command against a
+simulated Kubernetes cluster (resources/k8s/simulated).
 """
 
 import argparse
@@ -210,6 +211,26 @@ def sweep() -> int:
     return 0
 
 
+def _after_dashes(command: list[str]) -> list[str]:
+    return command[1:] if command[:1] == ["--"] else command
+
+
+def cluster(action: str, command: list[str]) -> int:
+    from resources.k8s.simulated import build, session
+
+    try:
+        if action == "build":
+            built = build.ensure_built(
+                log=lambda line: print(f"cluster: {line}", file=sys.stderr, flush=True))
+            for name, path in built.items():
+                print(f"{name}: {path}")
+            return 0
+        return session.cluster_run(command)
+    except ConfigError as exc:
+        print(f"testbed: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="testbed", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -232,7 +253,19 @@ def main(argv: list[str] | None = None) -> int:
     report_parser.add_argument("--report-dir", metavar="DIR", default=".",
                                help="where to write them (default: here)")
     sub.add_parser("sweep", help="remove abandoned or expired environments")
+    cluster_parser = sub.add_parser(
+        "cluster", help="a simulated Kubernetes cluster (real control plane, kwok nodes) on "
+                        "loopback, for one command")
+    cluster_sub = cluster_parser.add_subparsers(dest="action", required=True)
+    cluster_sub.add_parser("build", help="build the control plane from the Go module proxy "
+                                         "(once; cached by version)")
+    cluster_run = cluster_sub.add_parser(
+        "run", help="start the cluster in a loopback-only network namespace, run COMMAND there "
+                    "with KUBECONFIG set, stop it")
+    cluster_run.add_argument("cluster_command", nargs=argparse.REMAINDER, metavar="-- COMMAND")
     args = parser.parse_args(argv)
+    if args.command == "cluster":
+        return cluster(args.action, _after_dashes(getattr(args, "cluster_command", [])))
     if args.command == "sweep":
         return sweep()
     if args.command == "report":

@@ -32,7 +32,24 @@ def release_ready(facts: Facts) -> Verdict:
         components={c.name: c.probe for c in facts.components})
 
 
+def _unread(result: JobResult) -> Verdict | None:
+    """A job that ran but whose output nobody could read is not evaluated (never a pass); one
+    that failed still fails."""
+    if result.unobserved and result.returncode == 0:
+        return not_evaluated(f"{result.release} {result.job}: {result.unobserved}",
+                             seconds=result.seconds)
+    return None
+
+
+def _unobserved(facts: list[Facts], what: str) -> str:
+    """Why `what` cannot be read for some releases ("" when every release could be read)."""
+    why = "; ".join(f"{f.release}: {f.unobserved}" for f in facts if f.unobserved)
+    return f"{what} cannot be read ({why})" if why else ""
+
+
 def sparkpi_completes(result: JobResult) -> Verdict:
+    if (unread := _unread(result)) is not None:
+        return unread
     pi = parse_pi(result.output)
     problems = []
     if result.returncode != 0:
@@ -47,6 +64,8 @@ def sparkpi_completes(result: JobResult) -> Verdict:
 
 
 def connect_job_completes(result: JobResult) -> Verdict:
+    if (unread := _unread(result)) is not None:
+        return unread
     problems = []
     if result.returncode != 0:
         problems.append(f"Spark Connect job failed: {result.error[-600:]}")
@@ -81,7 +100,11 @@ def metastore_isolated(facts: list[Facts], probe_tables: dict[str, str]) -> Verd
     probe_tables: release -> "<db>.<table>" its job created (read back from PostgreSQL's TBLS/DBS).
     """
     problems = metastore_config_problems(facts)
-    for f in facts:
+    unobserved = _unobserved(facts, "the metastores' tables")
+    if unobserved and not problems:
+        return not_evaluated(f"{unobserved} (the databases are distinct)",
+                             **{f"{f.release} database": f.metastore_db for f in facts})
+    for f in facts if not unobserved else []:
         table = probe_tables.get(f.release)
         if table is None:
             problems.append(f"{f.release}: its job reported no probe table")
@@ -126,7 +149,12 @@ def history_isolated(facts: list[Facts]) -> Verdict:
     """Distinct, non-overlapping event-log prefixes; each History Server reads its own prefix and
     lists only applications of its own Spark version (and at least one: the jobs ran before)."""
     problems = history_config_problems(facts)
-    for f in facts:
+    unobserved = _unobserved(facts, "the History Servers' applications")
+    if unobserved and not problems:
+        return not_evaluated(f"{unobserved} (the event-log prefixes are distinct and each "
+                             f"History Server reads its own)",
+                             **{f"{f.release} event logs": f.event_log_dir for f in facts})
+    for f in facts if not unobserved else []:
         if not f.history_apps:
             problems.append(f"{f.release}: History Server lists no application (expected its job)")
         foreign = [f"{app.id} ({app.name}, Spark {app.spark_version})" for app in f.history_apps

@@ -4,8 +4,10 @@ release (as plain dicts, the same shape Helm renders), readiness waits, and read
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -21,6 +23,19 @@ TTL = "testbed.io/ttl-seconds"
 OWNER_VALUE = "testbed"
 RESERVED = ("default", "kube-system", "kube-public", "kube-node-lease")
 # Pod states that will not get better by waiting; reported with the workload that is not ready.
+# kwok marks the nodes it simulates so; pods there are scheduled and reported Ready or Completed,
+# but no container runs, so nothing answers an exec, a log read or the service proxy.
+SIMULATED_NODE = "kwok.x-k8s.io/node"
+SIMULATED = "pods do not run containers on simulated nodes"
+# What deploy, jobs and teardown do (verb, API group, resource), asked of the API server before
+# anything is created (SelfSubjectAccessReview): a missing right fails the preflight, not a
+# half-done install. deploy/rbac.yaml's ClusterRole grants them all.
+RIGHTS = [("create", "", "namespaces"), ("delete", "", "namespaces"), ("list", "", "namespaces"),
+          ("create", "", "secrets"), ("create", "", "services"), ("create", "", "configmaps"),
+          ("create", "", "serviceaccounts"), ("create", "apps", "deployments"),
+          ("create", "apps", "statefulsets"), ("create", "rbac.authorization.k8s.io", "roles"),
+          ("create", "rbac.authorization.k8s.io", "rolebindings"), ("create", "batch", "jobs"),
+          ("list", "", "pods")]
 STUCK = {"ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff", "CreateContainerConfigError",
          "InvalidImageName", "RunContainerError"}
 
@@ -57,6 +72,13 @@ def namespace_for(env_id: str) -> str:
     return name
 
 
+@dataclass(frozen=True)
+class ExecResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
 class Cluster:
     def __init__(self, api: client.ApiClient):
         self.api = api
@@ -64,9 +86,53 @@ class Cluster:
         self.apps = client.AppsV1Api(api)
         self.batch = client.BatchV1Api(api)
         self.rbac = client.RbacAuthorizationV1Api(api)
+        self.authz = client.AuthorizationV1Api(api)
+        self._simulated_nodes: set[str] | None = None
 
     def plain(self, obj) -> dict:
         return self.api.sanitize_for_serialization(obj)
+
+    # --- what we may do, and where pods really run ----------------------------------------------
+
+    def missing_rights(self, namespace: str) -> list[str]:
+        """RIGHTS this client lacks, as "create namespaces" ([] when the API server has no
+        authorization API to ask, like an emulator)."""
+        missing = []
+        for verb, group, resource in RIGHTS:
+            review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                      "spec": {"resourceAttributes": {
+                          "verb": verb, "group": group, "resource": resource,
+                          "namespace": "" if resource == "namespaces" else namespace}}}
+            try:
+                answer = self.authz.create_self_subject_access_review(review)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return []
+                raise
+            if not answer.status.allowed:
+                missing.append(f"{verb} {resource}" + (f".{group}" if group else ""))
+        return missing
+
+    def simulated_nodes(self) -> set[str]:
+        """Names of the nodes kwok simulates (read once; none when nodes may not be listed)."""
+        if self._simulated_nodes is None:
+            try:
+                nodes = self.core.list_node().items
+            except ApiException as exc:
+                if exc.status not in (403, 404):
+                    raise
+                nodes = []
+            self._simulated_nodes = {n.metadata.name for n in nodes
+                                     if (n.metadata.annotations or {}).get(SIMULATED_NODE) == "fake"}
+        return self._simulated_nodes
+
+    def on_simulated_nodes(self, namespace: str, selector: str) -> list[str]:
+        """The pods matching selector that were scheduled to a simulated node."""
+        fake = self.simulated_nodes()
+        if not fake:
+            return []
+        return sorted(p["metadata"]["name"] for p in self.pods(namespace, selector)
+                      if (p.get("spec") or {}).get("nodeName") in fake)
 
     # --- namespaces ---------------------------------------------------------------------------
 
@@ -194,12 +260,24 @@ class Cluster:
             f"{service}:{port}", namespace, path.lstrip("/"), _preload_content=False)
         return response.data.decode()
 
-    def exec(self, namespace: str, pod: str, container: str, command: list[str]) -> str:
+    def exec(self, namespace: str, pod: str, container: str, command: list[str],
+             timeout: float = 60.0) -> ExecResult:
+        """Run a command in a container; its exit code comes from the exec's status channel (a
+        plain stream() would hand back the output of a failed command as if it had worked)."""
         from kubernetes.stream import stream
 
-        return stream(self.core.connect_get_namespaced_pod_exec, pod, namespace,
-                      container=container, command=command, stderr=True, stdin=False,
-                      stdout=True, tty=False)
+        session = stream(self.core.connect_get_namespaced_pod_exec, pod, namespace,
+                         container=container, command=command, stderr=True, stdin=False,
+                         stdout=True, tty=False, _preload_content=False)
+        try:
+            session.run_forever(timeout=timeout)
+            if session.is_open():
+                raise TimeoutError(f"exec in {namespace}/{pod} ({container}) did not finish "
+                                   f"within {timeout:.0f}s: {' '.join(command[:3])}")
+            stdout, stderr = session.read_stdout(), session.read_stderr()
+            return ExecResult(exit_code(session.read_channel(3)), stdout, stderr)
+        finally:
+            session.close()
 
     def pod_log(self, namespace: str, pod: str, container: str | None = None,
                 tail_lines: int = 200) -> str:
@@ -218,6 +296,24 @@ class Cluster:
             except (ValueError, AttributeError):
                 message = ""
             return f"(no log: {exc.status} {exc.reason}{': ' + message if message else ''})"
+
+
+def exit_code(status: str) -> int:
+    """The exit code in an exec's status channel: 0 on Success, the NonZeroExitCode cause, or -1
+    when the exec itself failed (no container, no such command) or said nothing."""
+    try:
+        doc = yaml.safe_load(status) or {}
+    except yaml.YAMLError:
+        return -1
+    if doc.get("status") == "Success":
+        return 0
+    for cause in (doc.get("details") or {}).get("causes") or []:
+        if cause.get("reason") == "ExitCode":
+            try:
+                return int(cause.get("message"))
+            except (TypeError, ValueError):
+                break
+    return -1
 
 
 def _waiting_reasons(pod: dict) -> list[str]:

@@ -41,6 +41,10 @@ class Facts(BaseModel):
     # Names directly under event_log_dir, listed from the store (or the dir) after the jobs ran;
     # None where the platform cannot list it from here (a cluster's object store).
     event_logs: list[str] | None = None
+    # Why what only a process inside the release can tell (its metastore's tables, its History
+    # Server's applications) was not read; empty where it was. Pods on simulated nodes run no
+    # container: nothing answers there, and an empty list would read as "none".
+    unobserved: str = ""
 
 
 class ObjectStoreFacts(BaseModel):
@@ -67,6 +71,9 @@ class JobResult(BaseModel):
     output: str = ""  # stdout tail (or the client's answer)
     error: str = ""  # stderr tail (or the exception)
     values: dict[str, float | int | str] = Field(default_factory=dict)
+    # Why the job's own output could not be read although it ran (a pod on a simulated node
+    # completes without running its container); empty where it was read.
+    unobserved: str = ""
 
 
 @dataclass(frozen=True)

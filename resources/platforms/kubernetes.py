@@ -24,13 +24,14 @@ from resources.k8s import charts
 from resources.k8s.cluster import (
     CREATED,
     ENV,
+    SIMULATED,
     TTL,
     Cluster,
     api_client,
     kubeconfig_path,
     namespace_for,
 )
-from resources.k8s.facts import COMPONENT, labels, release_facts
+from resources.k8s.facts import COMPONENT, INSTANCE, labels, release_facts
 from resources.k8s.jobs import (
     CLIENT_IMAGE_ENV,
     PROBE_CONTAINER,
@@ -129,6 +130,12 @@ class KubernetesPlatform(Platform):
                           namespace_for("env-preflight"), self.values(spec, "env-preflight", "preflight"))
         if self._cluster is None:
             self._cluster = Cluster(api_client(settings.kube_context))
+        missing = self._cluster.missing_rights(namespace_for("env-preflight"))
+        if missing:
+            raise ConfigError(f"kubernetes platform: this kubeconfig's user may not "
+                              f"{', '.join(missing)} (asked the API server); bind the "
+                              f"testbed-runner ClusterRole of deploy/rbac.yaml to it, or use a "
+                              f"kubeconfig that has it (TESTBED_KUBECONFIG)")
 
     # --- deploy ----------------------------------------------------------------------------------
 
@@ -180,6 +187,12 @@ class KubernetesPlatform(Platform):
         facts.release = deployment.spec.name  # checks speak the catalog's names
         for component in facts.components:
             component.release = deployment.spec.name
+        simulated = self.cluster.on_simulated_nodes(namespace, f"{INSTANCE}={release}")
+        if simulated:
+            # Nothing to exec into and no History Server behind the proxy (its pod IP is fake):
+            # the checks that need them say "not evaluated", never "no tables".
+            facts.unobserved = f"{SIMULATED} ({', '.join(simulated)})"
+            return facts
         facts.metastore_tables = self.metastore_tables(namespace, release, facts.metastore_db)
         history = service_named(objects, "history")
         if history:
@@ -195,12 +208,17 @@ class KubernetesPlatform(Platform):
         query = ('SELECT d."NAME" || \'.\' || t."TBL_NAME" FROM "TBLS" t JOIN "DBS" d '
                  'ON t."DB_ID" = d."DB_ID" ORDER BY 1')
         # Positional arguments of sh -c: no quoting of the query needed.
-        out = self.cluster.exec(namespace, pods[0]["metadata"]["name"], "postgresql",
-                                ["sh", "-c", 'psql -U "$POSTGRES_USER" -d "$1" -Atc "$2"', "sh",
-                                 database, query])
-        if "does not exist" in out:
-            return []  # no table yet: the metastore creates its schema on first start
-        return sorted(line.strip() for line in out.splitlines() if line.strip())
+        pod = pods[0]["metadata"]["name"]
+        done = self.cluster.exec(namespace, pod, "postgresql",
+                                 ["sh", "-c", 'psql -U "$POSTGRES_USER" -d "$1" -Atc "$2"', "sh",
+                                  database, query])
+        if done.returncode != 0:
+            if 'relation "TBLS" does not exist' in done.stderr:
+                return []  # no table yet: the metastore creates its schema on first start
+            raise RuntimeError(f"reading the metastore tables of {database} with psql in "
+                               f"{namespace}/{pod} failed (exit {done.returncode}): "
+                               f"{(done.stderr or done.stdout).strip()[-400:] or 'no output'}")
+        return sorted(line.strip() for line in done.stdout.splitlines() if line.strip())
 
     def history_apps(self, namespace: str, service: str) -> list[HistoryApp]:
         raw = self.cluster.service_get(namespace, service, "http", "api/v1/applications")
@@ -228,11 +246,13 @@ class KubernetesPlatform(Platform):
         self.cluster.core.create_namespaced_config_map(namespace, script)
         self.cluster.batch.create_namespaced_job(namespace, body)
         status = self.wait_job(namespace, name, timeout, self.poll_seconds)
-        output = self.job_log(namespace, name, "driver")
         succeeded = bool(status.get("succeeded"))
+        unread = self.unread_job(namespace, name)
+        output = "" if unread else self.job_log(namespace, name, "driver")
         return JobResult(release=spec.name, job=job, returncode=0 if succeeded else 1,
                          seconds=round(time.monotonic() - started, 2), output=output,
-                         error="" if succeeded else f"job {namespace}/{name}: {status}")
+                         error="" if succeeded else f"job {namespace}/{name}: {status}",
+                         unobserved=unread)
 
     def connect_job(self, env: Environment, deployment: Deployment, table: str,
                     timeout: float) -> JobResult:
@@ -251,6 +271,13 @@ class KubernetesPlatform(Platform):
             name, release, env.state.env_id, image, spec.name, deployment.endpoints.connect,
             table, timeout))
         status = self.wait_job(namespace, name, timeout, self.poll_seconds)
+        seconds = round(time.monotonic() - started, 2)
+        unread = self.unread_job(namespace, name)
+        if unread:
+            succeeded = bool(status.get("succeeded"))
+            return JobResult(release=spec.name, job="connect_probe", returncode=0 if succeeded
+                             else 1, seconds=seconds, unobserved=unread, error="" if succeeded
+                             else job_outcome(namespace, name, status, timeout))
         log = self.job_log(namespace, name, PROBE_CONTAINER)
         result = read_result(log, spec.name, "connect_probe",
                              round(time.monotonic() - started, 2))
@@ -263,6 +290,12 @@ class KubernetesPlatform(Platform):
         return result.model_copy(update={
             "returncode": result.returncode or 1,
             "error": "; ".join(why) + (f"\n{result.error}" if result.error else "")})
+
+    def unread_job(self, namespace: str, name: str) -> str:
+        """Why a Job's log cannot be read: its pod ran on a simulated node (reading it would make
+        the API server dial a node that is not there). Empty when it can be."""
+        pods = self.cluster.on_simulated_nodes(namespace, f"job-name={name}")
+        return f"{SIMULATED} (job {namespace}/{name}, pod {', '.join(pods)})" if pods else ""
 
     def job_log(self, namespace: str, name: str, container: str) -> str:
         """What the Job's pod wrote (stdout and stderr). The one place a job's output is read,

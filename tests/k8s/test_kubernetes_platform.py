@@ -15,7 +15,7 @@ from resources.criteria import release_checks
 from resources.criteria.release_checks import CONNECT_EXPECTED
 from resources.k8s import charts
 from resources.k8s import facts as k8s
-from resources.k8s.cluster import namespace_for
+from resources.k8s.cluster import ExecResult, namespace_for
 from resources.k8s.jobs import CLIENT_IMAGE, CLIENT_IMAGE_ENV, JOBS_DIR
 from resources.model.catalog import load_catalog
 from resources.model.errors import ConfigError
@@ -466,3 +466,31 @@ def test_preflight_refuses_bad_values_before_touching_the_cluster(tmp_path, monk
 def test_api_errors_other_than_not_found_are_not_swallowed(platform):
     with pytest.raises(client.ApiException):
         platform.cluster.core.read_namespaced_config_map("x", "no-such-namespace")
+
+
+@pytest.mark.parametrize("done, expected", [
+    (ExecResult(0, "default.testbed_probe_spark_3_5\n", ""), ["default.testbed_probe_spark_3_5"]),
+    # The metastore creates its schema on first start: before that, no table at all.
+    (ExecResult(1, "", 'ERROR:  relation "TBLS" does not exist\nLINE 1: ...'), []),
+    (ExecResult(2, "", "psql: error: connection to server on socket failed"),
+     "psql in testbed-env-1/spark-35-postgresql-0 failed (exit 2): psql: error: connection"),
+    # The exec itself failed (no status): an error, never "no tables".
+    (ExecResult(-1, "", ""), "failed (exit -1): no output"),
+])
+def test_metastore_tables_read_only_from_a_psql_that_succeeded(platform, monkeypatch, done,
+                                                               expected):
+    namespace = "testbed-env-1"
+    platform.cluster.ensure_namespace(namespace, "env-1", "run", time.time(), 60)
+    platform.cluster.core.create_namespaced_pod(namespace, {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "spark-35-postgresql-0", "labels": {
+            k8s.INSTANCE: "spark-35", k8s.COMPONENT: "postgresql"}},
+        "spec": {"containers": [{"name": "postgresql", "image": "postgres:16"}]}})
+    calls = []
+    monkeypatch.setattr(platform.cluster, "exec",
+                        lambda *args, **kwargs: calls.append(args) or done)
+    if isinstance(expected, list):
+        assert platform.metastore_tables(namespace, "spark-35", "metastore_spark35") == expected
+    else:
+        with pytest.raises(RuntimeError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+            platform.metastore_tables(namespace, "spark-35", "metastore_spark35")
+    assert calls[0][1:3] == ("spark-35-postgresql-0", "postgresql")

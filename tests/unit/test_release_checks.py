@@ -243,3 +243,34 @@ def test_event_logs_that_cannot_be_listed_are_not_evaluated_never_passed():
     verdict = checks.event_logs_on_own_prefix([f35, f41.model_copy(update={"event_logs": None})])
     assert not verdict.passed and not verdict.evaluated
     assert verdict.message.startswith("not evaluated: the event logs of spark-4.1 cannot be listed")
+
+
+SIMULATED = "pods do not run containers on simulated nodes (spark-35-worker-x)"
+
+
+def test_a_job_whose_output_cannot_be_read_is_not_evaluated_but_a_failed_one_fails():
+    unread = JobResult(release="spark-3.5", job="sparkpi", returncode=0, seconds=1.5,
+                       unobserved=SIMULATED)
+    for verdict in (checks.sparkpi_completes(unread), checks.connect_job_completes(
+            unread.model_copy(update={"job": "connect_probe"}))):
+        assert not verdict.evaluated and not verdict.passed
+        assert verdict.message.startswith("not evaluated: spark-3.5 ") and SIMULATED in \
+            verdict.message
+    failed = unread.model_copy(update={"returncode": 1, "error": "job x failed (BackoffLimit)"})
+    verdict = checks.sparkpi_completes(failed)
+    assert verdict.evaluated and not verdict.passed and "BackoffLimit" in verdict.message
+
+
+def test_unread_tables_and_applications_are_not_evaluated_unless_the_configuration_clashes():
+    a, b = facts35(unobserved=SIMULATED), facts41(unobserved=SIMULATED)
+    for verdict in (checks.metastore_isolated([a, b], PROBES), checks.history_isolated([a, b])):
+        assert not verdict.evaluated and not verdict.passed
+        assert f"spark-3.5: {SIMULATED}" in verdict.message
+    # The configuration half still judges what the API server holds.
+    shared = facts41(unobserved=SIMULATED, metastore_db="metastore_spark35",
+                     event_log_dir=a.event_log_dir, history_log_dir=a.history_log_dir)
+    metastore = checks.metastore_isolated([a, shared], PROBES)
+    assert metastore.evaluated and not metastore.passed
+    assert "share metastore database 'metastore_spark35'" in metastore.message
+    history = checks.history_isolated([a, shared])
+    assert history.evaluated and not history.passed and "overlapping prefixes" in history.message

@@ -1,0 +1,72 @@
+"""The simulated-cluster tier from the ordinary session: `testbed cluster run` makes a
+loopback-only network namespace, starts a real control plane with kwok nodes in it and runs
+tests/k8s/simulated there; afterwards nothing of it runs. And the guards around it."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from resources.k8s.cluster import exit_code
+from resources.k8s.simulated import netns
+from resources.k8s.simulated.build import staging_replaces
+from resources.k8s.simulated.cluster import SimulatedCluster
+from resources.model.errors import ConfigError
+from resources.processes import marked, terminate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_simulated_tier_passes_in_its_own_network_namespace(tmp_path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    command = [sys.executable, "-m", "pipelines.cli", "cluster", "run", "--", sys.executable,
+               "-m", "pytest", "tests/k8s/simulated", "-q", "-p", "no:cacheprovider", "-x",
+               "--timeout=600", f"--basetemp={tmp_path / 'inner'}"]
+    with subprocess.Popen(command, cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp)},
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=840)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            terminate(marked(str(tmp), under=True), 5)  # the cluster's, in their own sessions
+            raise
+    done = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    print(done.stdout[-6000:], done.stderr[-3000:])
+    assert done.returncode == 0, f"simulated tier failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
+    assert " passed" in done.stdout and "failed" not in done.stdout.splitlines()[-1]
+    # Everything it started is gone: no process of ours, no cluster directory (certs, etcd).
+    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    assert left == [] and marked(str(tmp), under=True) == []
+    assert list(tmp.iterdir()) == []
+
+
+def test_the_cluster_refuses_to_start_where_fake_addresses_could_leave_the_machine(tmp_path):
+    if not netns.not_isolated():
+        pytest.skip("this session already runs in a loopback-only network namespace")
+    with pytest.raises(ConfigError, match="loopback-only network namespace.*testbed cluster run"):
+        SimulatedCluster(tmp_path).start()
+    assert not any(tmp_path.iterdir())
+
+
+def test_exec_status_says_how_the_command_ended():
+    assert exit_code("status: Success\n") == 0
+    assert exit_code('{"status": "Failure", "reason": "NonZeroExitCode", "details": {"causes": '
+                     '[{"reason": "ExitCode", "message": "2"}]}}') == 2
+    # The exec itself failed (no such container): no exit code, never a success.
+    assert exit_code('{"status": "Failure", "message": "container not found"}') == -1
+    assert exit_code("") == -1
+
+
+def test_the_control_plane_build_takes_kubernetes_own_staging_list():
+    gomod = ("module k8s.io/kubernetes\n\nreplace (\n\tk8s.io/api => ./staging/src/k8s.io/api\n"
+             "\tk8s.io/client-go => ./staging/src/k8s.io/client-go\n"
+             "\tgithub.com/x/y => github.com/x/y v1.0.0\n)\n")
+    assert staging_replaces(gomod, "1.34.4") == ["k8s.io/api => k8s.io/api v0.34.4",
+                                                 "k8s.io/client-go => k8s.io/client-go v0.34.4"]
