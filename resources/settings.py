@@ -64,6 +64,13 @@ def tools_dir() -> Path:
     return cache_dir() / "tools"
 
 
+def clusters_dir() -> Path:
+    """Where simulated clusters keep their certs, etcd data and logs: inside `testbed cluster run`
+    a tmpfs mounted over it in the cluster's own mount namespace, so it empties itself when the
+    cluster ends, however it ends."""
+    return cache_dir() / "clusters"
+
+
 def storage_setting() -> str:
     """Where environments keep event logs and tables: s3 (an object store per environment, the
     default) or local (plain directories); TESTBED_STORAGE."""

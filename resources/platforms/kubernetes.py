@@ -191,7 +191,7 @@ class KubernetesPlatform(Platform):
         if simulated:
             # Nothing to exec into and no History Server behind the proxy (its pod IP is fake):
             # the checks that need them say "not evaluated", never "no tables".
-            facts.unobserved = f"{SIMULATED} ({', '.join(simulated)})"
+            facts.unobserved = f"{SIMULATED} ({_some(simulated)})"
             return facts
         facts.metastore_tables = self.metastore_tables(namespace, release, facts.metastore_db)
         history = service_named(objects, "history")
@@ -295,7 +295,7 @@ class KubernetesPlatform(Platform):
         """Why a Job's log cannot be read: its pod ran on a simulated node (reading it would make
         the API server dial a node that is not there). Empty when it can be."""
         pods = self.cluster.on_simulated_nodes(namespace, f"job-name={name}")
-        return f"{SIMULATED} (job {namespace}/{name}, pod {', '.join(pods)})" if pods else ""
+        return f"{SIMULATED} (job {namespace}/{name}, pod {_some(pods)})" if pods else ""
 
     def job_log(self, namespace: str, name: str, container: str) -> str:
         """What the Job's pod wrote (stdout and stderr). The one place a job's output is read,
@@ -369,6 +369,11 @@ class KubernetesPlatform(Platform):
                               f"({age:.0f}s old)",
                               NamespaceHandle(name=meta["name"], namespace=meta["name"])))
         return found
+
+
+def _some(names: list[str], shown: int = 2) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown
+                                       else "")
 
 
 def job_outcome(namespace: str, name: str, status: dict, timeout: float) -> str:

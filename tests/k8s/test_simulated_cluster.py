@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
 
 from resources.k8s.cluster import exit_code
@@ -16,35 +15,54 @@ from resources.k8s.simulated import netns
 from resources.k8s.simulated.build import staging_replaces
 from resources.k8s.simulated.cluster import SimulatedCluster
 from resources.model.errors import ConfigError
-from resources.processes import marked, terminate
+from resources.probes import wait_until
+from resources.processes import marked
+from resources.settings import clusters_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def leftovers() -> list[str]:
+    """Processes labelled with a simulated cluster's dir, and cluster dirs on the host."""
+    root = clusters_dir()
+    return [f"process {p.pid} {p.name()}" for p in marked(str(root), under=True)] + \
+        [f"dir {d}" for d in root.glob("testbed-cluster-*")]
+
+
 def test_the_simulated_tier_passes_in_its_own_network_namespace(tmp_path):
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    assert leftovers() == []
     command = [sys.executable, "-m", "pipelines.cli", "cluster", "run", "--", sys.executable,
                "-m", "pytest", "tests/k8s/simulated", "-q", "-p", "no:cacheprovider", "-x",
                "--timeout=600", f"--basetemp={tmp_path / 'inner'}"]
-    with subprocess.Popen(command, cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp)},
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          start_new_session=True) as process:
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, start_new_session=True) as process:
         try:
             stdout, stderr = process.communicate(timeout=840)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            terminate(marked(str(tmp), under=True), 5)  # the cluster's, in their own sessions
+            os.killpg(process.pid, signal.SIGKILL)  # unshare: the namespace goes with it
             raise
-    done = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
-    print(done.stdout[-6000:], done.stderr[-3000:])
-    assert done.returncode == 0, f"simulated tier failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
-    assert " passed" in done.stdout and "failed" not in done.stdout.splitlines()[-1]
-    # Everything it started is gone: no process of ours, no cluster directory (certs, etcd).
-    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
-    assert left == [] and marked(str(tmp), under=True) == []
-    assert list(tmp.iterdir()) == []
+    print(stdout[-6000:], stderr[-3000:])
+    assert process.returncode == 0, f"simulated tier failed:\n{stdout[-4000:]}\n{stderr[-2000:]}"
+    assert " passed" in stdout and "failed" not in stdout.splitlines()[-1]
+    # Everything it started is gone: no process, no cluster directory (certs, etcd data).
+    assert leftovers() == []
+
+
+def test_kill_9_of_cluster_run_leaves_no_process_and_no_file():
+    """The command runs as PID 1 of its own PID namespace under unshare --kill-child, and the
+    cluster's files are on that namespace's tmpfs: a SIGKILL takes all of it."""
+    assert leftovers() == []
+    process = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "cluster", "run", "--",
+                                "sleep", "120"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: any("kwok" in item for item in leftovers()), 120, 0.5)
+        assert any("kube-apiserver" in item for item in leftovers())
+    finally:
+        process.kill()
+        process.wait(10)
+    wait_until(lambda: not leftovers(), 20, 0.2)
+    assert leftovers() == []
 
 
 def test_the_cluster_refuses_to_start_where_fake_addresses_could_leave_the_machine(tmp_path):

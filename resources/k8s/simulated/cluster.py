@@ -150,7 +150,10 @@ class SimulatedCluster:
             extra = [f"--root-ca-file={pki.cert}", f"--service-account-private-key-file={accounts.key}",
                      "--use-service-account-credentials=true",
                      f"--cluster-signing-cert-file={pki.cert}",
-                     f"--cluster-signing-key-file={ca_key}"] \
+                     f"--cluster-signing-key-file={ca_key}",
+                     # The PVC binder's resync: a StatefulSet's claim otherwise waits up to 15 s
+                     # for its (pre-made) volume when the first bind attempt raced the claim.
+                     "--pvclaimbinder-sync-period=2s"] \
                 if name == "kube-controller-manager" else []
             self._start(name, [
                 str(binaries[name]), f"--kubeconfig={user}",

@@ -6,11 +6,10 @@ machine, and the kernel counts each such attempt in the namespace's own `OutNoRo
 """
 
 import os
+import shlex
 import socket
 import subprocess
 from pathlib import Path
-
-MARKER = "TESTBED_LOOPBACK_NETNS"
 
 
 def interfaces() -> list[str]:
@@ -31,15 +30,25 @@ def no_route_count() -> int:
     return int(values[header.index("OutNoRoutes")])
 
 
-def isolated_argv(argv: list[str]) -> list[str]:
-    """argv run in a new network namespace with only `lo`, brought up. Root makes the namespace
-    directly; anyone else through a user namespace that maps them to root inside."""
-    unshare = ["unshare", "--net"] + ([] if os.getuid() == 0 else ["--map-root-user"])
-    return [*unshare, "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *argv]
+def isolated_argv(argv: list[str], tmpfs: Path | None = None) -> list[str]:
+    """argv run in a new network namespace with only `lo`, brought up, and a new PID namespace
+    whose first process is argv: when it ends, or unshare is killed (--kill-child), the kernel
+    kills everything else in there, so no server it started can outlive it. Root makes the
+    namespaces directly; anyone else through a user namespace that maps them to root inside.
+    tmpfs: a directory that gets a tmpfs of its own in there (the mount namespace is private),
+    gone with the namespace: what is written under it cannot be left behind."""
+    unshare = ["unshare", "--net", "--pid", "--kill-child", "--mount-proc"]
+    if os.getuid() != 0:
+        unshare.append("--map-root-user")
+    script = "ip link set lo up"
+    if tmpfs is not None:
+        script += f" && mount -t tmpfs -o mode=0700 testbed {shlex.quote(str(tmpfs))}"
+    return [*unshare, "--", "sh", "-c", script + ' && exec "$@"', "sh", *argv]
 
 
-def run_isolated(argv: list[str], env: dict[str, str] | None = None) -> int:
-    """Run argv in a loopback-only namespace (a no-op wrapper when already in one)."""
+def run_isolated(argv: list[str], tmpfs: Path | None = None, **popen) -> int:
+    """Run argv in a loopback-only namespace (as is when already in one); popen:
+    subprocess.run's other arguments (stdout=...)."""
     if not not_isolated():
-        return subprocess.run(argv, env=env).returncode
-    return subprocess.run(isolated_argv(argv), env={**(env or os.environ), MARKER: "1"}).returncode
+        return subprocess.run(argv, **popen).returncode
+    return subprocess.run(isolated_argv(argv, tmpfs), **popen).returncode

@@ -1,12 +1,14 @@
 """`testbed cluster run -- <command>`: a simulated cluster for the length of one command.
 
-Outside a loopback-only network namespace it re-runs itself inside a new one (resources.k8s.
-simulated.netns), starts the cluster there, runs the command with KUBECONFIG (admin) and
+Outside a loopback-only network namespace it becomes (exec) `unshare` running itself inside new
+network, PID and mount namespaces (resources.k8s.simulated.netns), starts the cluster there (its
+files on a tmpfs of that mount namespace), runs the command with KUBECONFIG (admin) and
 TESTBED_RUNNER_KUBECONFIG (deploy/rbac.yaml's testbed-runner ServiceAccount) set, and stops
 everything when the command ends: the namespace goes with its last process.
 """
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -14,8 +16,13 @@ from pathlib import Path
 
 from resources.k8s.simulated import build, netns
 from resources.k8s.simulated.cluster import SimulatedCluster
+from resources.settings import clusters_dir
 
 RUNNER_KUBECONFIG = "TESTBED_RUNNER_KUBECONFIG"
+
+
+def _stop(signum, _frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 def cluster_run(command: list[str]) -> int:
@@ -26,9 +33,16 @@ def cluster_run(command: list[str]) -> int:
     if netns.not_isolated():
         # Built out here: inside the namespace there is no Go module proxy.
         build.ensure_built(log=lambda line: print(f"cluster: {line}", file=sys.stderr, flush=True))
-        return netns.run_isolated([sys.executable, "-m", "pipelines.cli", "cluster", "run", "--",
-                                   *command])
-    with tempfile.TemporaryDirectory(prefix="testbed-cluster-") as root:
+        clusters_dir().mkdir(parents=True, exist_ok=True)
+        # exec, not a child: whoever kills this process kills unshare, and with it the namespace
+        # and everything in it.
+        argv = netns.isolated_argv([sys.executable, "-m", "pipelines.cli", "cluster", "run", "--",
+                                    *command], tmpfs=clusters_dir())
+        os.execvp(argv[0], argv)
+    # PID 1 of its namespace: a SIGTERM is ignored unless handled. Handled, it unwinds the
+    # `with` blocks below, which stop the cluster and remove its directory.
+    signal.signal(signal.SIGTERM, _stop)
+    with tempfile.TemporaryDirectory(prefix="testbed-cluster-", dir=clusters_dir()) as root:
         with SimulatedCluster(Path(root)) as cluster:
             runner = cluster.service_account_kubeconfig()
             print(f"cluster: ready in {cluster.timings['ready']}s at {cluster.server} "
@@ -38,7 +52,13 @@ def cluster_run(command: list[str]) -> int:
                    "TESTBED_KUBECONFIG": str(cluster.admin_kubeconfig),
                    RUNNER_KUBECONFIG: str(runner)}
             try:
-                return subprocess.run(command, env=env).returncode
+                with subprocess.Popen(command, env=env) as child:
+                    try:
+                        return child.wait()
+                    except SystemExit:
+                        child.terminate()  # our SIGTERM: pass it on, then stop the cluster
+                        child.wait(30)
+                        raise
             except FileNotFoundError:
                 print(f"testbed cluster run: no such command: {command[0]}", file=sys.stderr)
                 return 127

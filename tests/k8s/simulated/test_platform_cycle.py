@@ -6,6 +6,7 @@ All of it in a loopback-only network namespace whose no-route counter proves tha
 a pod's or a service's (fake) address."""
 
 import os
+import shutil
 import time
 
 import pytest
@@ -14,7 +15,7 @@ from kubernetes import client
 from resources.criteria import release_checks
 from resources.k8s import charts
 from resources.k8s import facts as k8s
-from resources.k8s.cluster import CREATED, SIMULATED, TTL, namespace_for
+from resources.k8s.cluster import SIMULATED, namespace_for
 from resources.k8s.simulated import netns
 from resources.model.catalog import load_catalog
 from resources.model.errors import ConfigError
@@ -97,9 +98,12 @@ def test_full_cycle_on_live_objects_dials_nothing_but_loopback(platform, admin):
     assert namespace not in owned_namespaces(admin)
 
 
-def test_conflicting_release_fails_the_isolation_checks_from_live_objects(platform):
+def test_conflicting_release_fails_the_isolation_checks_then_the_reaper_takes_it(platform, admin):
     """spark-4.1 installed with spark-3.5's database, event-log prefix and warehouse beside it:
-    the configuration halves fail from what the API server holds, naming the clash."""
+    the configuration halves fail from what the API server holds, naming the clash. Then its
+    record is lost (as if it had been made on another machine) and its TTL runs out: `sweep`
+    finds the namespace by its labels alone, and the namespace controller removes it, pods and
+    Helm's records included; a namespace that is not ours stays."""
     conflicting = values_file("conflicting-spark-4.1.yaml")
     plain_values = platform.values
 
@@ -111,7 +115,10 @@ def test_conflicting_release_fails_the_isolation_checks_from_live_objects(platfo
                 for k, v in {**base, **conflicting}.items()}
 
     platform.values = values
-    env = Environment.create(platform, "run-sim-conflict")
+    env = Environment.create(platform, "run-sim-conflict", ttl_seconds=1)
+    namespace = platform.namespace(env)
+    stranger = namespace_for("env-stranger")
+    admin.core.create_namespace({"metadata": {"name": stranger}})  # no owner label: not ours
     try:
         env.deploy_all(SPECS)
         facts = [env.facts(spec.name) for spec in SPECS]
@@ -126,8 +133,18 @@ def test_conflicting_release_fails_the_isolation_checks_from_live_objects(platfo
         services = release_checks.services_isolated(facts)
         assert not services.passed and "share data dir s3a://spark-warehouse/3.5" in \
             services.message
+
+        shutil.rmtree(env.path)  # the record is gone; the labels remain
+        time.sleep(1.5)  # past the TTL of 1 s
+        found = [what for what, _handle in platform.strays(set(), time.time())]
+        assert any(namespace in what and "TTL 1s expired" in what for what in found), found
+        platform.sweep()
+        assert platform.cluster.namespace_phase(namespace) is None
+        assert admin.namespace_phase(stranger) == "Active"
     finally:
-        assert env.teardown().leftovers == []
+        admin.delete_namespace(stranger)
+        if admin.namespace_phase(namespace) is not None:
+            env.teardown()
 
 
 def test_a_role_without_namespace_rights_stops_the_preflight(admin, tmp_path, monkeypatch,
@@ -146,25 +163,6 @@ def test_a_role_without_namespace_rights_stops_the_preflight(admin, tmp_path, mo
     assert "may not create namespaces" in str(caught.value)
     assert "deploy/rbac.yaml" in str(caught.value)
     assert owned_namespaces(admin) == before
-
-
-def test_sweep_removes_a_namespace_whose_ttl_expired(platform, admin):
-    """The reaper finds our namespaces by label alone; the real namespace controller deletes."""
-    env = Environment.create(platform, "run-sim-ttl", ttl_seconds=1)
-    namespace = platform.namespace(env)
-    platform.ensure_namespace(env)
-    admin.core.patch_namespace(namespace, {"metadata": {"annotations": {
-        CREATED: str(int(time.time()) - 3600), TTL: "60"}}})
-    stranger = namespace_for("env-stranger")
-    admin.core.create_namespace({"metadata": {"name": stranger}})  # not ours: no owner label
-    try:
-        found = [what for what, _handle in platform.strays(set(), time.time())]
-        assert any(namespace in what and "TTL 60s expired" in what for what in found)
-        platform.sweep()
-        assert platform.cluster.namespace_phase(namespace) is None
-        assert admin.namespace_phase(stranger) == "Active"
-    finally:
-        admin.delete_namespace(stranger)
 
 
 def test_the_control_plane_processes_carry_the_cluster_label():
