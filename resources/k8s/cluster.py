@@ -265,6 +265,7 @@ class Cluster:
         """Run a command in a container; its exit code comes from the exec's status channel (a
         plain stream() would hand back the output of a failed command as if it had worked)."""
         from kubernetes.stream import stream
+        from kubernetes.stream.ws_client import ERROR_CHANNEL
 
         session = stream(self.core.connect_get_namespaced_pod_exec, pod, namespace,
                          container=container, command=command, stderr=True, stdin=False,
@@ -275,7 +276,7 @@ class Cluster:
                 raise TimeoutError(f"exec in {namespace}/{pod} ({container}) did not finish "
                                    f"within {timeout:.0f}s: {' '.join(command[:3])}")
             stdout, stderr = session.read_stdout(), session.read_stderr()
-            return ExecResult(exit_code(session.read_channel(3)), stdout, stderr)
+            return ExecResult(exit_code(session.read_channel(ERROR_CHANNEL)), stdout, stderr)
         finally:
             session.close()
 

@@ -273,11 +273,11 @@ class KubernetesPlatform(Platform):
         status = self.wait_job(namespace, name, timeout, self.poll_seconds)
         seconds = round(time.monotonic() - started, 2)
         unread = self.unread_job(namespace, name)
-        if unread:
+        if unread:  # the Job's outcome is all there is to know
             succeeded = bool(status.get("succeeded"))
-            return JobResult(release=spec.name, job="connect_probe", returncode=0 if succeeded
-                             else 1, seconds=seconds, unobserved=unread, error="" if succeeded
-                             else job_outcome(namespace, name, status, timeout))
+            error = "" if succeeded else job_outcome(namespace, name, status, timeout)
+            return JobResult(release=spec.name, job="connect_probe", seconds=seconds,
+                             returncode=0 if succeeded else 1, error=error, unobserved=unread)
         log = self.job_log(namespace, name, PROBE_CONTAINER)
         result = read_result(log, spec.name, "connect_probe",
                              round(time.monotonic() - started, 2))

@@ -2,7 +2,8 @@
 
 Inside it a connection to any non-loopback address fails at once (no route) instead of leaving the
 machine, and the kernel counts each such attempt in the namespace's own `OutNoRoutes` (IP MIB,
-/proc/net/snmp): a test reads that counter to prove a cycle dialled nothing but loopback.
+/proc/net/snmp, and its IPv6 twin): a test reads that counter to prove a cycle dialled nothing
+but loopback.
 """
 
 import os
@@ -23,11 +24,17 @@ def not_isolated() -> str:
 
 
 def no_route_count() -> int:
-    """IP OutNoRoutes of this network namespace: outgoing attempts that had no route."""
+    """Outgoing attempts of this network namespace that had no route: IPv4 OutNoRoutes
+    (/proc/net/snmp) plus IPv6 Ip6OutNoRoutes (/proc/net/snmp6)."""
     lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines()
              if line.startswith("Ip:")]
     header, values = lines[0], lines[1]
-    return int(values[header.index("OutNoRoutes")])
+    count = int(values[header.index("OutNoRoutes")])
+    snmp6 = Path("/proc/net/snmp6")
+    if snmp6.exists():
+        count += sum(int(line.split()[1]) for line in snmp6.read_text().splitlines()
+                     if line.startswith("Ip6OutNoRoutes"))
+    return count
 
 
 def isolated_argv(argv: list[str], tmpfs: Path | None = None) -> list[str]:
