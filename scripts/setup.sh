@@ -9,9 +9,10 @@ cache=${TESTBED_CACHE:-$HOME/.cache/testbed}
 venv=${TESTBED_VENV:-$cache/venv}
 python=${PYTHON:-python3}
 # prometheus* for the alerting release; chromium for the browser UI test (Playwright drives it);
-# maven + the JDK resolve and compile the Debezium engine and Kafka (the CDC engines).
+# maven + the JDK resolve and compile the Debezium engine and Kafka (the CDC engines);
+# iproute2 brings up loopback in the simulated Kubernetes cluster's network namespace.
 apt_packages=(postgresql libpostgresql-jdbc-java mariadb-server-core mariadb-client-core
-              prometheus-alertmanager prometheus chromium maven openjdk-17-jdk-headless)
+              prometheus-alertmanager prometheus chromium maven openjdk-17-jdk-headless iproute2)
 
 log() { printf 'setup: %s\n' "$*"; }
 
