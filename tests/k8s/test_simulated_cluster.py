@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from resources.k8s.cluster import exit_code
@@ -25,8 +26,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def leftovers() -> list[str]:
     """Processes labelled with a simulated cluster's dir, and cluster dirs on the host."""
     root = clusters_dir()
-    return [f"process {p.pid} {p.name()}" for p in marked(str(root), under=True)] + \
-        [f"dir {d}" for d in root.glob("testbed-cluster-*")]
+    found = []
+    for process in marked(str(root), under=True):
+        try:
+            found.append(f"process {process.pid} {process.name()}")
+        except psutil.NoSuchProcess:
+            continue  # it ended between the listing and now
+    return found + [f"dir {d}" for d in root.glob("testbed-cluster-*")]
 
 
 def test_the_simulated_tier_passes_in_its_own_network_namespace(tmp_path):
