@@ -94,3 +94,28 @@ def test_the_control_plane_build_takes_kubernetes_own_staging_list():
              "\tgithub.com/x/y => github.com/x/y v1.0.0\n)\n")
     assert staging_replaces(gomod, "1.34.4") == ["k8s.io/api => k8s.io/api v0.34.4",
                                                  "k8s.io/client-go => k8s.io/client-go v0.34.4"]
+
+
+def test_a_build_lands_in_the_cache_whole(tmp_path):
+    from resources.k8s.simulated.build import _install
+
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    (staging / "kwok").write_text("binary")
+    target = tmp_path / "cache" / "tools" / "kwok-0.8.0"
+    target.mkdir(parents=True)
+    (target / "stale").write_text("old build")
+    _install(staging, target)
+    assert sorted(p.name for p in target.iterdir()) == ["kwok"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["kwok-0.8.0"]
+
+
+def test_cluster_run_names_a_missing_tool_before_anything_starts(monkeypatch):
+    from resources.k8s.simulated import session
+
+    if not netns.not_isolated():
+        pytest.skip("this session already runs in a loopback-only network namespace")
+    monkeypatch.setattr(session.shutil, "which", lambda tool: None if tool == "ip" else tool)
+    with pytest.raises(ConfigError, match="needs ip .*apt-get install util-linux iproute2"):
+        session.cluster_run(["true"])
+    assert leftovers() == []

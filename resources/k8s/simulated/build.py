@@ -117,9 +117,14 @@ def staging_replaces(gomod: str, version: str) -> list[str]:
 
 
 def _install(staging: Path, target: Path) -> None:
-    shutil.rmtree(target, ignore_errors=True)
+    """Into the cache in one step: copied next to the target first (/tmp may be another
+    filesystem), then renamed, so a half-copied directory never looks installed."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging.rename(target)
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(staging, partial)
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
 
 
 def _build_kubernetes(work: Path, env: dict, log) -> None:

@@ -8,6 +8,7 @@ everything when the command ends: the namespace goes with its last process.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from resources.k8s.simulated import build, netns
 from resources.k8s.simulated.cluster import SimulatedCluster
+from resources.model.errors import ConfigError
 from resources.settings import clusters_dir
 
 RUNNER_KUBECONFIG = "TESTBED_RUNNER_KUBECONFIG"
@@ -31,6 +33,10 @@ def cluster_run(command: list[str]) -> int:
               "kubectl get nodes", file=sys.stderr)
         return 2
     if netns.not_isolated():
+        missing = [tool for tool in ("unshare", "ip") if not shutil.which(tool)]
+        if missing:
+            raise ConfigError(f"testbed cluster run needs {' and '.join(missing)} to make its "
+                              f"network namespace: apt-get install util-linux iproute2")
         # Built out here: inside the namespace there is no Go module proxy.
         build.ensure_built(log=lambda line: print(f"cluster: {line}", file=sys.stderr, flush=True))
         clusters_dir().mkdir(parents=True, exist_ok=True)
