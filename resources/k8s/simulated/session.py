@@ -48,6 +48,7 @@ def cluster_run(command: list[str]) -> int:
     # PID 1 of its namespace: a SIGTERM is ignored unless handled. Handled, it unwinds the
     # `with` blocks below, which stop the cluster and remove its directory.
     signal.signal(signal.SIGTERM, _stop)
+    clusters_dir().mkdir(parents=True, exist_ok=True)  # already a tmpfs when we made the namespace
     with tempfile.TemporaryDirectory(prefix="testbed-cluster-", dir=clusters_dir()) as root:
         with SimulatedCluster(Path(root)) as cluster:
             runner = cluster.service_account_kubeconfig()
