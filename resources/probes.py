@@ -58,14 +58,17 @@ class HttpJson(Probe):
 @dataclass(frozen=True)
 class HttpOk(Probe):
     """GET url answers with `status` (200: a /-/ready endpoint answers plain text; 403: an S3
-    store refusing a request without credentials is up)."""
+    store refusing a request without credentials is up). ca: the CA bundle an https server's
+    certificate is verified against (a cluster's own CA)."""
 
     url: str
     status: int = 200
+    ca: str | None = None
 
     def __call__(self) -> bool:
         try:
-            return httpx.get(self.url, timeout=2.0).status_code == self.status
+            return httpx.get(self.url, timeout=2.0,
+                             verify=self.ca or True).status_code == self.status
         except httpx.HTTPError:
             return False
 

@@ -104,7 +104,8 @@ def metastore_isolated(facts: list[Facts], probe_tables: dict[str, str]) -> Verd
     if unobserved and not problems:
         return not_evaluated(f"{unobserved} (the databases are distinct)",
                              **{f"{f.release} database": f.metastore_db for f in facts})
-    for f in facts if not unobserved else []:
+    live = [] if unobserved else facts  # with a clash, the configuration half alone judges
+    for f in live:
         table = probe_tables.get(f.release)
         if table is None:
             problems.append(f"{f.release}: its job reported no probe table")
@@ -154,7 +155,8 @@ def history_isolated(facts: list[Facts]) -> Verdict:
         return not_evaluated(f"{unobserved} (the event-log prefixes are distinct and each "
                              f"History Server reads its own)",
                              **{f"{f.release} event logs": f.event_log_dir for f in facts})
-    for f in facts if not unobserved else []:
+    live = [] if unobserved else facts  # with a clash, the configuration half alone judges
+    for f in live:
         if not f.history_apps:
             problems.append(f"{f.release}: History Server lists no application (expected its job)")
         foreign = [f"{app.id} ({app.name}, Spark {app.spark_version})" for app in f.history_apps

@@ -12,6 +12,9 @@ VALUES = Path(__file__).parent / "values"
 # tests/k8s/test_simulated_cluster.py starts it so from the ordinary session.
 collect_ignore = [] if os.environ.get("TESTBED_RUNNER_KUBECONFIG") else ["simulated"]
 NAMESPACE = "testbed-env-0123456789"
+# The kubernetes platform's settings where no object store is reached (kmock, simulated nodes).
+S3_SETTINGS = {"s3_endpoint": "http://minio.minio.svc:9000", "s3_access_key": "testbed",
+               "s3_secret_key": "testbed-secret"}
 
 
 def values_file(name: str) -> dict:

@@ -4,6 +4,7 @@ reaper. Helm itself cannot install there (no OpenAPI), so the harness creates th
 where `helm install` would, and plays the controllers that mark pods ready."""
 
 import contextlib
+import re
 import threading
 import time
 
@@ -23,10 +24,8 @@ from resources.model.facts import JobResult
 from resources.platforms.environment import Environment, probe_table, run_acceptance_job
 from resources.platforms.kubernetes import KubernetesPlatform, KubernetesSettings
 from resources.platforms.registry import make_platform
+from tests.k8s.conftest import S3_SETTINGS
 from tests.k8s.emulator import apply, emulated_api, mark_ready
-
-S3 = {"s3_endpoint": "http://minio.minio.svc:9000", "s3_access_key": "testbed",
-      "s3_secret_key": "testbed-secret"}
 
 
 class EmulatedHelm(KubernetesPlatform):
@@ -49,7 +48,7 @@ def api(tmp_path, monkeypatch):
 @pytest.fixture
 def platform(api, tmp_path):
     return EmulatedHelm(tmp_path / "state", grace_seconds=1, ready_timeout=10,
-                        cluster=api[1], settings=KubernetesSettings(**S3))
+                        cluster=api[1], settings=KubernetesSettings(**S3_SETTINGS))
 
 
 @contextlib.contextmanager
@@ -430,7 +429,7 @@ def test_sweep_removes_an_abandoned_environment_recorded_here(platform):
 def test_helm_install_needs_a_real_api_server(api, tmp_path):
     """Why the harness plays Helm: kmock serves no OpenAPI, and Helm validates against it."""
     platform = KubernetesPlatform(tmp_path / "state", cluster=api[1],
-                                  settings=KubernetesSettings(**S3))
+                                  settings=KubernetesSettings(**S3_SETTINGS))
     spec = load_catalog().get("spark-3.5")
     import helm_python
 
@@ -451,14 +450,14 @@ def test_preflight_without_kubeconfig_says_so(tmp_path, monkeypatch):
     for var in ("TESTBED_KUBECONFIG", "KUBECONFIG", "KUBERNETES_SERVICE_HOST"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    platform = KubernetesPlatform(tmp_path / "state", settings=KubernetesSettings(**S3))
+    platform = KubernetesPlatform(tmp_path / "state", settings=KubernetesSettings(**S3_SETTINGS))
     with pytest.raises(ConfigError, match="no kubeconfig: set KUBECONFIG or TESTBED_KUBECONFIG"):
         platform.preflight(list(load_catalog().releases))
 
 
 def test_preflight_refuses_bad_values_before_touching_the_cluster(tmp_path, monkeypatch):
     monkeypatch.setattr(charts, "release_values", lambda *a, **k: {"s3": {"endpoint": "minio"}})
-    platform = KubernetesPlatform(tmp_path / "state", settings=KubernetesSettings(**S3))
+    platform = KubernetesPlatform(tmp_path / "state", settings=KubernetesSettings(**S3_SETTINGS))
     with pytest.raises(ConfigError, match="/s3/endpoint"):
         platform.preflight(list(load_catalog().releases))
 
@@ -491,6 +490,6 @@ def test_metastore_tables_read_only_from_a_psql_that_succeeded(platform, monkeyp
     if isinstance(expected, list):
         assert platform.metastore_tables(namespace, "spark-35", "metastore_spark35") == expected
     else:
-        with pytest.raises(RuntimeError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        with pytest.raises(RuntimeError, match=re.escape(expected)):
             platform.metastore_tables(namespace, "spark-35", "metastore_spark35")
     assert calls[0][1:3] == ("spark-35-postgresql-0", "postgresql")

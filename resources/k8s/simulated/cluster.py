@@ -16,7 +16,6 @@ import contextlib
 import time
 from pathlib import Path
 
-import httpx
 import yaml
 from kubernetes import client, config, utils
 
@@ -34,22 +33,6 @@ POD_CIDR = "10.244.0.1/24"
 PERSISTENT_VOLUMES = 24  # no provisioner: PVCs bind only to volumes made here (2 per environment)
 RBAC = Path(__file__).resolve().parents[3] / "deploy" / "rbac.yaml"
 RUNNER = ("dagster", "testbed-runner")  # namespace and name of deploy/rbac.yaml's ServiceAccount
-
-
-class Readyz(Probe):
-    """The API server's /readyz over TLS, verified against the cluster's CA."""
-
-    def __init__(self, url: str, ca: Path):
-        self.url, self.ca = url, ca
-
-    def __call__(self) -> bool:
-        try:
-            return httpx.get(self.url, verify=str(self.ca), timeout=2.0).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def __str__(self) -> str:
-        return f"GET {self.url} answers 200"
 
 
 def kubeconfig(path: Path, server: str, ca: Path, user: str, pair: Pair | None = None,
@@ -140,7 +123,7 @@ class SimulatedCluster:
             f"--service-account-signing-key-file={accounts.key}",
             f"--service-cluster-ip-range={SERVICE_CIDR}", "--authorization-mode=Node,RBAC",
             "--allow-privileged=true", "--profiling=false"],
-            Readyz(f"{self.server}/readyz", pki.cert))
+            HttpOk(f"{self.server}/readyz", ca=str(pki.cert)))
         kubeconfig(self.admin_kubeconfig, self.server, pki.cert, "admin",
                    pki.issue("admin", "testbed-admin", org="system:masters"))
         for name in ("kube-controller-manager", "kube-scheduler"):

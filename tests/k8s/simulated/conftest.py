@@ -13,9 +13,7 @@ from resources.k8s.cluster import Cluster
 from resources.k8s.simulated import netns
 from resources.k8s.simulated.session import RUNNER_KUBECONFIG
 from resources.platforms.kubernetes import KubernetesPlatform, KubernetesSettings
-
-S3 = {"s3_endpoint": "http://minio.minio.svc:9000", "s3_access_key": "testbed",
-      "s3_secret_key": "testbed-secret"}
+from tests.k8s.conftest import S3_SETTINGS
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +32,7 @@ def platform(runner_kubeconfig, tmp_path, monkeypatch) -> KubernetesPlatform:
     """The platform as the testbed-runner ServiceAccount (helm and the official client alike)."""
     monkeypatch.setenv("TESTBED_KUBECONFIG", str(runner_kubeconfig))
     platform = KubernetesPlatform(tmp_path / "state", grace_seconds=5, ready_timeout=90,
-                                  settings=KubernetesSettings(**S3))
+                                  settings=KubernetesSettings(**S3_SETTINGS))
     platform.poll_seconds = 0.5
     return platform
 

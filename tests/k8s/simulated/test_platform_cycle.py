@@ -147,17 +147,13 @@ def test_conflicting_release_fails_the_isolation_checks_then_the_reaper_takes_it
             env.teardown()
 
 
-def test_a_role_without_namespace_rights_stops_the_preflight(admin, tmp_path, monkeypatch,
+def test_a_role_without_namespace_rights_stops_the_preflight(platform, admin, monkeypatch,
                                                              simulated_account):
     """The runner role minus `create namespaces`: the preflight asks the API server and refuses,
     naming the right and the fix, before anything is created."""
     kubeconfig = simulated_account("no-namespaces", drop=("namespaces", "create"))
-    monkeypatch.setenv("TESTBED_KUBECONFIG", str(kubeconfig))
-    from resources.platforms.kubernetes import KubernetesPlatform, KubernetesSettings
-    from tests.k8s.simulated.conftest import S3
-
+    monkeypatch.setenv("TESTBED_KUBECONFIG", str(kubeconfig))  # read when the platform connects
     before = owned_namespaces(admin)
-    platform = KubernetesPlatform(tmp_path / "state", settings=KubernetesSettings(**S3))
     with pytest.raises(ConfigError) as caught:
         platform.preflight(SPECS)
     assert "may not create namespaces" in str(caught.value)
