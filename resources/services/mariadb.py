@@ -87,6 +87,9 @@ class MariaDBServer(Service):
             "[mysqld]",
             f"datadir={self.root / 'data'}", f"port={self.port}", f"bind-address={HOST}",
             f"socket={self.socket}", f"pid-file={self.root / 'run' / 'mysqld.pid'}",
+            # its own tmpdir: bootstraps running at once in the shared /tmp remove each other's
+            # temporary tables ("Unknown table 'mysql.tmp_user_sys'", seen in two runs at once)
+            f"tmpdir={self.root / 'tmp'}",
             f"server_id={1000 + secrets.randbelow(100000)}",
             f"log_bin={self.root / 'binlog' / 'mysql-bin'}",
             "binlog_format=ROW", "binlog_row_image=FULL", "binlog_row_metadata=FULL",
@@ -104,7 +107,7 @@ class MariaDBServer(Service):
         if len(self.socket) > 107:  # sun_path holds 108 bytes; mariadbd would just exit
             raise ConfigError(f"MariaDB socket path {self.socket} is {len(self.socket)} characters, "
                               f"over the 107 a Unix socket allows; use a shorter TESTBED_STATE_DIR")
-        for sub in ("data", "run", "logs", "binlog"):
+        for sub in ("data", "run", "logs", "binlog", "tmp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         conf = self._config()
         if os.getuid() == 0:
