@@ -9,8 +9,9 @@ load batches grow (throughput).
 
 Exactly once: every change has a key (binlog file number, event position, row index) that only
 grows in commit order. On restart the engine resumes from its own checkpoint (it may replay what it
-had read but not confirmed) and the writer skips keys it already wrote, so the bronze table never
-holds a change twice; the mirror apply is an idempotent upsert/delete by primary key.
+had read but not confirmed) and the writer skips keys bronze already holds, so the bronze table
+never holds a change twice; the mirror apply is an idempotent upsert/delete by primary key, and comes
+first, so a batch is in bronze only once it is in the mirror.
 """
 
 import json
@@ -190,8 +191,11 @@ class CdcStream(ABC):
             "commit_ts": pa.array([c.commit_ts for c in changes], pa.timestamp("s")),
             "captured_at": pa.array([now] * len(changes), pa.timestamp("us")),
         }, schema=BRONZE_SCHEMA)
-        delta.write(self.bronze, bronze, mode="append")
+        # Mirror first: a writer that dies between the two commits replays from its checkpoint, and
+        # bronze (what says "written") has not seen the batch, so it is merged again, idempotently.
+        # Bronze first lost the batch: the replay was skipped as written, the mirror never got it.
         self._apply_mirror(changes)
+        delta.write(self.bronze, bronze, mode="append")
         self._written_key = changes[-1].key
         self._save_checkpoint(commit)
         self.stats["changes_written"] += len(changes)
