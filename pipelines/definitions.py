@@ -46,5 +46,6 @@ def build_definitions(catalog: Catalog, testbed: TestbedEnvironment | None = Non
     )
 
 
-# TESTBED_CATALOG: a catalog of your own (testbed run --catalog sets it), else the package's.
+# TESTBED_CATALOG: a catalog of your own for the code location (make ui), else the package's;
+# testbed run --catalog builds its own definitions from the file it is given.
 defs = build_definitions(load_catalog(catalog_file()))

@@ -116,4 +116,4 @@ def write(report: RunReport, directory: Path) -> list[Path]:
 
 def schema() -> dict:
     """The JSON schema of report.json (resources/report.schema.json is this, committed)."""
-    return RunReport.model_json_schema()
+    return RunReport.model_json_schema(mode="serialization")  # with computed fields (result)

@@ -121,7 +121,10 @@ def test_a_failing_run_launched_as_the_ui_does_writes_its_failure(state_dir, tmp
     case = cases(junit)["alerting/alertmanager_config:no_production_receivers"]
     [failure] = [r for r in case.result if isinstance(r, Failure)]
     assert "receiver test-critical posts to https://events.pagerduty.com" in failure.message
-    assert junit.failures >= 1 and not [r for c in cases(junit).values() for r in c.result
-                                        if isinstance(r, Skipped)]
+    # one testcase per check, the teardown, and one per failed step; the one failure is the check
+    assert (junit.tests, junit.failures, junit.errors) == (
+        len(report["checks"]) + 1 + len(report["failures"]), 1, len(report["failures"]))
+    assert not [r for c in cases(junit).values() for r in c.result if isinstance(r, Skipped)]
+    assert [c["result"] for c in failed] == ["FAIL"]
     assert report["teardown"]["leftovers"] == []
     assert watch.leaks() == []
