@@ -1,7 +1,7 @@
 """Data-quality checks on a seeded Delta table (seed 003 DQ-001..003, DQ-005) as pure functions.
 
 Inputs are what each engine read back (Arrow tables, counts, schemas) and the expectation derived
-from the change script by assets.delta_script — never from the table itself. An engine that could
+from the change script by resources.model.delta_script — never from the table itself. An engine that could
 not read is passed as the error text it raised.
 """
 
