@@ -42,6 +42,11 @@ def test_spark_written_table_passes_every_check_and_is_removed(state_dir, tmp_pa
     assert {row.split()[2] for row in rows} == (DELTA_CHECKS | CDC_CHECKS | ALERTING_CHECKS
                                                    | {"nothing_left", "object_store_ready"}), table
     assert all(row.startswith("PASS") for row in rows), table
+    # the releases the job deploys are assets of its own, listed with what they deployed
+    assert re.search(r"spark_3_5/release +deployed: Spark 3\.5\.7, ready in", table), table
+    assert re.search(r"spark_4_1/release +deployed: Spark 4\.1\.0, ready in", table), table
+    cdc_rows = [row for row in rows if row.split()[2] in CDC_CHECKS]
+    assert all(" binlog engine: " in row for row in cdc_rows), cdc_rows  # the default engine
     assert "Spark 3.5.7 + Delta 3.3.2 readChangeFeed" in table  # both engines read the CDF
     assert "Spark 4.1.0 + Delta 4.1.0 (Connect)" in table  # the other release read it
     assert re.search(r"s3://tables/test_[0-9a-f]{8}", table)  # in the environment's store

@@ -65,3 +65,14 @@ def test_a_platform_that_cannot_run_it_says_so_before_it_starts(state_dir, monke
                                           r"\(a static file server\)"):
         env.start(FileServer(env.path / "files"))
     assert env.state.handles == [] and env.teardown().leftovers == []
+
+
+def test_the_readme_shows_this_example_verbatim():
+    """The README's example is the class above, character for character: it cannot drift."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Add a service", 1)[1]
+    shown = section.split("```python\n", 1)[1].split("```", 1)[0]
+    source = Path(__file__).read_text()
+    start = source.index("class FileServer(Service):")
+    example = source[start:source.index("# ----", start)]
+    assert shown == example

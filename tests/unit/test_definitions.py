@@ -116,3 +116,16 @@ def test_a_cdc_engine_that_is_not_installed_is_named_before_anything_starts(monk
     assert re.search(r"Kafka 4\.1\.1 is not installed in .*: run make setup",
                      capsys.readouterr().err)
     assert not (tmp_path / "home").exists()  # no run was started
+
+
+def test_test_infrastructure_shows_the_releases_it_deploys_in_its_lineage():
+    """The writer and the cross-version reader are release assets the UI draws, not hidden
+    deployments inside a table asset or a check."""
+    graph = defs.resolve_asset_graph()
+    seeded = AssetKey(["delta", "seeded_table"])
+    assert AssetKey(["spark_3_5", "release"]) in graph.get(seeded).parent_keys
+    reader = graph.get_check_spec(AssetCheckKey(seeded, "cross_version_readable"))
+    assert [dep.asset_key for dep in reader.additional_deps] == [AssetKey(["spark_4_1", "release"])]
+    job = defs.resolve_job_def("test_infrastructure")
+    assert {AssetKey(["spark_3_5", "release"]), AssetKey(["spark_4_1", "release"])} <= set(
+        job.asset_layer.selected_asset_keys)
