@@ -22,12 +22,14 @@ class SdkModules:
     bundle: str  # what hadoop-aws depends on, excluded
 
 
+# By exact Hadoop version: each hadoop-aws release is built against one SDK version, and a patch
+# release may move it (3.4.0, 3.4.1 and 3.4.2 each use a different v2 SDK), so a minor line is no key.
 SDK_FOR_HADOOP = {
-    "3.3": SdkModules("com.amazonaws", "1.12.262",
-                      ("aws-java-sdk-s3", "aws-java-sdk-sts", "aws-java-sdk-dynamodb"),
-                      "aws-java-sdk-bundle"),
-    "3.4": SdkModules("software.amazon.awssdk", "2.29.52", ("s3", "s3-transfer-manager", "sts"),
-                      "bundle"),
+    "3.3.4": SdkModules("com.amazonaws", "1.12.262",  # Spark 3.5.x
+                        ("aws-java-sdk-s3", "aws-java-sdk-sts", "aws-java-sdk-dynamodb"),
+                        "aws-java-sdk-bundle"),
+    "3.4.2": SdkModules("software.amazon.awssdk", "2.29.52", ("s3", "s3-transfer-manager", "sts"),
+                        "bundle"),  # Spark 4.1.x
 }
 
 
@@ -41,12 +43,12 @@ def hadoop_version(spark_home: Path) -> str:
 
 
 def sdk_for(hadoop: str) -> SdkModules:
-    line = ".".join(hadoop.split(".")[:2])
-    if line not in SDK_FOR_HADOOP:
-        raise ConfigError(f"Hadoop {hadoop} has no S3A recipe here (known lines: "
-                          f"{', '.join(SDK_FOR_HADOOP)}): add its SDK modules to SDK_FOR_HADOOP in "
-                          f"resources/services/s3a.py, or run with storage local")
-    return SDK_FOR_HADOOP[line]
+    if hadoop not in SDK_FOR_HADOOP:
+        raise ConfigError(f"Hadoop {hadoop} has no S3A recipe here (known: "
+                          f"{', '.join(SDK_FOR_HADOOP)}): add the SDK version its hadoop-aws POM "
+                          f"names to SDK_FOR_HADOOP in resources/services/s3a.py, or run with "
+                          f"storage local")
+    return SDK_FOR_HADOOP[hadoop]
 
 
 def jars_dir(spark_home: Path) -> Path:
@@ -98,5 +100,5 @@ def conf(endpoint: str, access_key: str, secret_key: str, hadoop: str) -> dict[s
         "fs.s3a.attempts.maximum": "3",
         "fs.s3a.retry.limit": "3",
     }
-    sdk_for(hadoop)  # an unknown Hadoop line is refused here too
+    sdk_for(hadoop)  # an unknown Hadoop version is refused here too
     return {f"spark.hadoop.{key}": value for key, value in settings.items()}

@@ -190,3 +190,13 @@ def test_missing_s3a_jars_say_make_setup(state_dir, releases_installed, monkeypa
     with pytest.raises(ConfigError, match=r"release spark-3.5: hadoop-aws 3.3.4 and its AWS SDK "
                                           r"modules are not in .*: run `make setup`"):
         LocalPlatform(state_dir).preflight([spec()], ("s3",))
+
+
+def test_a_hadoop_without_a_known_sdk_names_where_to_add_it():
+    """3.4.1 is the 3.4 line but not 3.4.2's SDK: guessing by the line would load the wrong one."""
+    from resources.services.s3a import sdk_for
+
+    assert sdk_for("3.4.2").version == "2.29.52" and sdk_for("3.3.4").version == "1.12.262"
+    with pytest.raises(ConfigError, match=r"Hadoop 3\.4\.1 has no S3A recipe.*SDK_FOR_HADOOP in "
+                                          r"resources/services/s3a\.py, or run with storage local"):
+        sdk_for("3.4.1")
