@@ -212,7 +212,9 @@ def event_logs_on_own_prefix(facts: list[Facts]) -> Verdict:
 
 
 def services_isolated(facts: list[Facts]) -> Verdict:
-    """No two components (across releases) share a name, a port, a data dir or a conf dir."""
+    """No two components (across releases) share a name, a port, a data dir or a conf dir, and no
+    two releases share event-log storage (the same prefix, or one inside the other: a History
+    Server lists everything below its prefix)."""
     users: dict[tuple[str, str], list[str]] = defaultdict(list)
     for f in facts:
         for c in f.components:
@@ -224,6 +226,8 @@ def services_isolated(facts: list[Facts]) -> Verdict:
                     users[(what, value)].append(who)
     problems = [f"{' and '.join(who)} share {what} {value}"
                 for (what, value), who in users.items() if len(who) > 1]
+    problems += [f"{a.release} and {b.release} share event-log storage: {a.event_log_dir} and "
+                 f"{b.event_log_dir} overlap" for a, b in _overlapping_prefixes(facts)]
     count = sum(len(f.components) for f in facts)
     return verdict(problems, f"{count} components, no shared name, port, data dir or conf dir",
                     components=", ".join(c.name for f in facts for c in f.components))

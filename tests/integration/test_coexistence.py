@@ -94,6 +94,10 @@ def test_shared_event_log_prefix_fails_history_isolated(state_dir, catalog, rele
     assert f"spark-3.5 and spark-4.1 share event-log prefix {shared}" in logs.message
     assert f"spark-3.5's prefix {shared} holds the logs of other versions' applications" \
         in logs.message
+    services = checks.services_isolated(facts)
+    assert not services.passed
+    assert f"spark-3.5 and spark-4.1 share event-log storage: {shared} and {shared} overlap" \
+        in services.message
     assert checks.metastore_isolated(facts, probes(catalog)).passed
 
 

@@ -119,6 +119,16 @@ def test_shared_service_attribute_fails(what):
     assert f"spark-3.5/metastore and spark-4.1/metastore share {what}" in verdict.message
 
 
+@pytest.mark.parametrize("prefix_41", ["s3a://spark-logs/3.5/events",
+                                       "s3a://spark-logs/3.5/events/spark-4.1", "s3a://spark-logs"])
+def test_shared_or_nested_event_log_storage_fails_services_isolated(prefix_41):
+    both = [facts35(event_log_dir="s3a://spark-logs/3.5/events"), facts41(event_log_dir=prefix_41)]
+    verdict = checks.services_isolated(both)
+    assert not verdict.passed
+    assert (f"spark-3.5 and spark-4.1 share event-log storage: s3a://spark-logs/3.5/events and "
+            f"{prefix_41} overlap") in verdict.message
+
+
 def test_component_not_ready_fails():
     f = facts35(components=[component("spark-3.5", "master", {"rpc": 7077}, ready=False)])
     verdict = checks.release_ready(f)
