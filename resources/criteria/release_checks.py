@@ -123,6 +123,11 @@ def metastore_isolated(facts: list[Facts], probe_tables: dict[str, str]) -> Verd
         **{f"{f.release} tables": ", ".join(f.metastore_tables) for f in facts})
 
 
+def _dir(location: str) -> str:
+    """file:/x/ and /x name one directory; s3a://b/p/ and s3a://b/p one prefix."""
+    return location.removeprefix("file:").rstrip("/")
+
+
 def _nested(a: str, b: str) -> bool:
     pa, pb = PurePosixPath(a), PurePosixPath(b)
     return pa == pb or pa in pb.parents or pb in pa.parents
@@ -164,10 +169,20 @@ def history_isolated(facts: list[Facts]) -> Verdict:
         if foreign:
             problems.append(f"{f.release} History Server (Spark {f.version}) lists foreign "
                             f"applications: {', '.join(foreign)}")
+        # Where each listed application really logged (its spark.eventLog.dir): catches a
+        # neighbour of the same Spark version, which the version comparison cannot tell apart.
+        elsewhere = [f"{app.id} ({app.name}) logged to {app.event_log_dir}"
+                     for app in f.history_apps if app.event_log_dir is not None
+                     and _dir(app.event_log_dir) != _dir(f.event_log_dir)]
+        if elsewhere:
+            problems.append(f"{f.release} History Server lists applications that did not log to "
+                            f"its prefix {f.event_log_dir}: {', '.join(elsewhere)}")
     return verdict(problems, "each History Server lists only its own version's applications",
                     **{f"{f.release} event logs": f.event_log_dir for f in facts},
                     **{f"{f.release} applications": ", ".join(
-                        f"{a.id}@{a.spark_version}" for a in f.history_apps) for f in facts})
+                        f"{a.id}@{a.spark_version}" + (f" in {a.event_log_dir}" if a.event_log_dir
+                                                       else "") for a in f.history_apps)
+                       for f in facts})
 
 
 def event_logs_on_own_prefix(facts: list[Facts]) -> Verdict:

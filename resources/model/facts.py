@@ -24,6 +24,27 @@ class HistoryApp(BaseModel):
     id: str
     name: str
     spark_version: str
+    # spark.eventLog.dir as the application ran with it (the History Server's environment API):
+    # where it actually logged; None where that could not be read
+    event_log_dir: str | None = None
+
+    @classmethod
+    def from_api(cls, app: dict) -> "HistoryApp":
+        """One entry of the History Server's /api/v1/applications."""
+        attempts = app.get("attempts") or [{}]
+        return cls(id=app["id"], name=app.get("name", ""),
+                   spark_version=attempts[-1].get("appSparkVersion", "unknown"))
+
+    @staticmethod
+    def environment_path(app: dict) -> str:
+        """Its /environment under /api/v1/applications (an attempt's, where attempts have ids)."""
+        attempt = (app.get("attempts") or [{}])[-1].get("attemptId")
+        return f"api/v1/applications/{app['id']}" + (f"/{attempt}" if attempt else "") + \
+            "/environment"
+
+    def with_environment(self, environment: dict) -> "HistoryApp":
+        properties = dict(environment.get("sparkProperties") or [])
+        return self.model_copy(update={"event_log_dir": properties.get("spark.eventLog.dir")})
 
 
 class Facts(BaseModel):

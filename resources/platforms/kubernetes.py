@@ -18,6 +18,7 @@ import json
 import time
 from pathlib import Path
 
+from kubernetes.client.exceptions import ApiException
 from pydantic import BaseModel, Field, ValidationError
 
 from resources.k8s import charts
@@ -221,12 +222,20 @@ class KubernetesPlatform(Platform):
         return sorted(line.strip() for line in done.stdout.splitlines() if line.strip())
 
     def history_apps(self, namespace: str, service: str) -> list[HistoryApp]:
-        raw = self.cluster.service_get(namespace, service, "http", "api/v1/applications")
+        """What the History Server lists, each application with the event-log dir it ran with
+        (through the API server's service proxy)."""
+        def get(path: str):
+            raw = self.cluster.service_get(namespace, service, "http", path)
+            return json.loads(raw) if isinstance(raw, str) else raw
+
         apps = []
-        for app in json.loads(raw) if isinstance(raw, str) else raw:
-            attempts = app.get("attempts") or [{}]
-            apps.append(HistoryApp(id=app["id"], name=app.get("name", ""),
-                                   spark_version=attempts[-1].get("appSparkVersion", "unknown")))
+        for app in get("api/v1/applications"):
+            found = HistoryApp.from_api(app)
+            try:
+                found = found.with_environment(get(HistoryApp.environment_path(app)))
+            except (ApiException, ValueError):
+                pass  # listed, environment not served (yet): its event-log dir stays unread
+            apps.append(found)
         return apps
 
     # --- jobs ------------------------------------------------------------------------------------

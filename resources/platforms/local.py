@@ -367,14 +367,19 @@ def _stop_job(process: subprocess.Popen) -> str:
     return "stopped"
 
 
-def history_apps(history_url: str) -> list[HistoryApp]:
+def history_apps(history_url: str, environments: bool = False) -> list[HistoryApp]:
+    """What the History Server lists; with `environments`, each application's event-log dir as it
+    ran (one more request per application: read once, after the listing settled)."""
     response = httpx.get(f"{history_url}/api/v1/applications", timeout=10)
     response.raise_for_status()
     apps = []
     for app in response.json():
-        attempts = app.get("attempts") or [{}]
-        apps.append(HistoryApp(id=app["id"], name=app.get("name", ""),
-                               spark_version=attempts[-1].get("appSparkVersion", "unknown")))
+        found = HistoryApp.from_api(app)
+        if environments:
+            answer = httpx.get(f"{history_url}/{HistoryApp.environment_path(app)}", timeout=10)
+            if answer.status_code == 200:
+                found = found.with_environment(answer.json())
+        apps.append(found)
     return apps
 
 
@@ -390,8 +395,9 @@ def settled_history_apps(history_url: str, logs: Callable[[], list[str]],
         except Exception:  # a store or dir that cannot be read: judge what is listed
             return 0
 
-    return wait_for(lambda: history_apps(history_url), lambda apps: len(apps) >= count(),
-                    timeout, interval=0.25)
+    wait_for(lambda: history_apps(history_url), lambda apps: len(apps) >= count(), timeout,
+             interval=0.25)
+    return history_apps(history_url, environments=True)
 
 
 def event_logs(store: ObjectStore | None, where: str) -> list[str]:

@@ -57,6 +57,8 @@ def test_isolation_checks_pass_on_the_real_environment(coexisting, catalog):
         assert f.event_log_dir == f.history_log_dir == f"s3a://spark-logs/{minor}/events"
         assert f.event_logs and all(any(a.id in log for log in f.event_logs)
                                     for a in f.history_apps)
+        # each listed application's own spark.eventLog.dir, from the History Server's API
+        assert {a.event_log_dir for a in f.history_apps} == {f"s3a://spark-logs/{minor}/events"}
     assert {a.spark_version for a in by_release["spark-3.5"].history_apps} == {"3.5.7"}
     assert {a.spark_version for a in by_release["spark-4.1"].history_apps} == {"4.1.0"}
     store = env.services["s3"]

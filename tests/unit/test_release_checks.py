@@ -129,6 +129,21 @@ def test_shared_or_nested_event_log_storage_fails_services_isolated(prefix_41):
             f"{prefix_41} overlap") in verdict.message
 
 
+def test_an_application_of_the_same_version_logging_to_a_neighbour_s_prefix_fails_history():
+    """Two releases of one Spark version: the version comparison cannot tell their applications
+    apart; where each application logged (its spark.eventLog.dir, read back) can."""
+    mine = HistoryApp(id="app-1", name="testbed-sparkpi", spark_version="3.5.7",
+                      event_log_dir="file:/envs/e1/spark-logs/3.5/events/")
+    stray = HistoryApp(id="app-2", name="testbed-sparkpi", spark_version="3.5.7",
+                       event_log_dir="file:/envs/e1/spark-logs/3.5-b/events")
+    assert checks.history_isolated([facts35(history_apps=[mine]), facts41()]).passed
+    verdict = checks.history_isolated([facts35(history_apps=[mine, stray]), facts41()])
+    assert not verdict.passed
+    assert ("spark-3.5 History Server lists applications that did not log to its prefix "
+            "/envs/e1/spark-logs/3.5/events: app-2 (testbed-sparkpi) logged to "
+            "file:/envs/e1/spark-logs/3.5-b/events") in verdict.message
+
+
 def test_component_not_ready_fails():
     f = facts35(components=[component("spark-3.5", "master", {"rpc": 7077}, ready=False)])
     verdict = checks.release_ready(f)
