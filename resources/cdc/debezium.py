@@ -34,6 +34,7 @@ from resources.cdc.stream import (
     StreamConfigError,
 )
 from resources.delta import Where, table_name
+from resources.probes import wait_until
 from resources.processes import tail
 from resources.services.debezium import DebeziumEngine
 from resources.services.mariadb import DATABASE, Credentials
@@ -89,13 +90,12 @@ def wait_durable(offsets: Path, engine) -> None:
     With no offsets, a restarted engine starts at the source's current position (snapshot mode
     no_data): whatever was committed between the first start and a crash would be lost.
     """
-    deadline = time.monotonic() + DURABLE_TIMEOUT
-    while time.monotonic() < deadline:
-        if offsets.exists() and offsets.stat().st_size > 0:
-            return
-        if not engine.running():
-            break
-        time.sleep(0.05)
+    def committed() -> bool:
+        return offsets.exists() and offsets.stat().st_size > 0
+
+    wait_until(lambda: committed() or not engine.running(), DURABLE_TIMEOUT, interval=0.05)
+    if committed():
+        return
     raise StreamConfigError(f"{engine.name} committed no offsets to {offsets} within "
                             f"{DURABLE_TIMEOUT:.0f}s of streaming; its log ends:\n"
                             f"{tail(engine.log_file, 8)}")
@@ -203,9 +203,8 @@ class EngineProcessStream(CdcStream):
         self._finishing = True
         if self.engine_process is not None:
             self.engine_process.stop(timeout)
-        deadline = time.monotonic() + timeout
-        while self._threads and self._threads[0].is_alive() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        if self._threads:
+            self._threads[0].join(timeout)  # the reader ends once it took everything delivered
         super().stop(timeout)
 
     def _close(self, timeout: float) -> None:

@@ -25,6 +25,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPar
 from resources.cdc.debezium import EngineProcessStream, classify
 from resources.cdc.stream import TABLE, StreamConfigError
 from resources.delta import Where
+from resources.probes import wait_for
 from resources.processes import tail
 from resources.services.debezium import connector_settings
 from resources.services.kafka import KafkaBroker, KafkaConnect
@@ -73,15 +74,16 @@ class DebeziumKafkaStream(EngineProcessStream):
         """RUNNING is not yet streaming: wait for a heartbeat, sent from the streaming phase."""
         consumer = self._consumer()
         consumer.assign([TopicPartition(self.heartbeat_topic, 0, OFFSET_BEGINNING)])
-        deadline = time.monotonic() + STREAMING_TIMEOUT
+        def heard() -> str:
+            message = consumer.poll(0.1)  # blocks up to 0.1 s: the poll is the interval
+            if message is not None and not message.error() and \
+                    message.timestamp()[1] >= since_ms:  # a heartbeat of this run
+                return "streaming"
+            return "" if connect.running() else "exited"
+
         try:
-            while time.monotonic() < deadline:
-                message = consumer.poll(0.1)
-                if message is not None and not message.error() and \
-                        message.timestamp()[1] >= since_ms:  # a heartbeat of this run
-                    return
-                if not connect.running():
-                    break
+            if wait_for(heard, bool, STREAMING_TIMEOUT, interval=0) == "streaming":
+                return
         finally:
             consumer.close()
         raise StreamConfigError(f"{connect.name} did not start streaming from the source within "
