@@ -3,10 +3,10 @@ their jobs, every isolation check, and nothing left. Runs when a kubeconfig and 
 configured (README, section Kubernetes); the Connect probe Job needs TESTBED_K8S_CLIENT_IMAGE to
 name the deploy/Dockerfile image pushed where the cluster can pull it."""
 
-import os
 
 import pytest
 
+from resources import settings
 from resources.criteria import release_checks
 from resources.k8s.cluster import kubeconfig_path
 from resources.model.catalog import load_catalog
@@ -14,10 +14,10 @@ from resources.platforms.environment import Environment, probe_table, run_accept
 from resources.platforms.kubernetes import KubernetesPlatform
 
 pytestmark = [
-    pytest.mark.skipif(kubeconfig_path() is None and not os.environ.get("KUBERNETES_SERVICE_HOST"),
+    pytest.mark.skipif(kubeconfig_path() is None and not settings.in_cluster(),
                        reason="no kubeconfig: live Kubernetes cluster tests need one "
                               "(KUBECONFIG or TESTBED_KUBECONFIG)"),
-    pytest.mark.skipif(not os.environ.get("TESTBED_S3_ENDPOINT"),
+    pytest.mark.skipif(not settings.s3_settings()["s3_endpoint"],
                        reason="TESTBED_S3_ENDPOINT unset: live Kubernetes cluster tests need an "
                               "S3 store (MinIO) for event logs and tables"),
 ]
