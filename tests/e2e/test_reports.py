@@ -73,6 +73,8 @@ def test_a_passing_run_shows_progress_in_a_terminal_and_reports_read_back(state_
     assert "\x1b[" in output and re.search(r"WHAT\s+STATE\s+ELAPSED", text), text[-3000:]
     assert re.search(r"service prometheus\s+ready in [\d.]+s", text), text[-3000:]
     assert "Telemetry" not in text and "Welcome to Dagster" not in text
+    # instances are disposed in the thread that made them: no SQLite cross-thread tracebacks
+    assert "ProgrammingError" not in text and "Exception during reset" not in text
 
     report, junit = validate(tmp_path / "run")
     assert (report["job"], report["status"], report["platform"]) == ("alerting", "SUCCESS", "local")
