@@ -3,17 +3,22 @@ with, naming the setting and the fix (a stream that starts anyway loses or garbl
 far from the cause)."""
 
 import re
+import socket
 import threading
 from dataclasses import dataclass
+
+import psutil
 
 from resources.cdc.stream import StreamConfigError
 from resources.services.mariadb import Credentials
 
 # Binlog readers of one source must have distinct server ids: MariaDB drops the older dump thread
 # when a second one connects with the same id, so two readers would kick each other off. Debezium's
-# binlog client does not register as a replica, so the server cannot list it: the streams of this
-# process claim their ids here, and replicas that do register are listed where the user may.
-_CLAIMED: dict[int, str] = {}
+# binlog client does not register as a replica, so the server cannot list it: streams claim their
+# ids here, and replicas that do register are listed where the user may. A claim is an abstract
+# Unix socket bound per (source, id): another process of this machine reading the same source is
+# refused too, and the kernel drops the claim with its process, even a killed one (no file to clean).
+_CLAIMED: dict[int, tuple[str, socket.socket]] = {}
 _CLAIMS = threading.Lock()
 
 
@@ -102,18 +107,45 @@ def verify_source(creds: Credentials, needs: Needs, server_id: int) -> tuple[str
         conn.close()
 
 
+def _claim_address(creds: Credentials, server_id: int) -> str:
+    return f"\0testbed-cdc-claim/{creds.host}:{creds.port}/{server_id}"
+
+
+def _claimant(address: str) -> str:
+    """Which process holds a claim (error path only)."""
+    for conn in psutil.net_connections(kind="unix"):
+        if conn.laddr == address.replace("\0", "@", 1) or conn.laddr == address:
+            try:
+                process = psutil.Process(conn.pid)
+                return f"process {conn.pid} ({' '.join(process.cmdline()[:3])})"
+            except (psutil.Error, TypeError):
+                break
+    return "another process"
+
+
 def claim(server_id: int, holder: str, creds: Credentials) -> None:
-    """Take server_id for holder among this process's streams (after verify_source)."""
+    """Take server_id on this source for holder (after verify_source), among the streams of this
+    process and of every other process on this machine."""
     with _CLAIMS:
         if server_id in _CLAIMED:
             raise StreamConfigError(
-                f"server_id {server_id} is in use by {_CLAIMED[server_id]} reading source "
+                f"server_id {server_id} is in use by {_CLAIMED[server_id][0]} reading source "
                 f"{creds.host}:{creds.port}; two readers with one id kick each other off: give the "
                 f"stream another (stream config server_id)")
-        _CLAIMED[server_id] = holder
+        address = _claim_address(creds, server_id)
+        held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            held.bind(address)
+        except OSError:
+            held.close()
+            raise StreamConfigError(
+                f"server_id {server_id} is in use by {_claimant(address)} reading source "
+                f"{creds.host}:{creds.port}; two readers with one id kick each other off: give the "
+                f"stream another (stream config server_id)") from None
+        _CLAIMED[server_id] = (holder, held)
 
 
 def release(server_id: int, holder: str) -> None:
     with _CLAIMS:
-        if _CLAIMED.get(server_id) == holder:
-            del _CLAIMED[server_id]
+        if server_id in _CLAIMED and _CLAIMED[server_id][0] == holder:
+            _CLAIMED.pop(server_id)[1].close()
