@@ -17,6 +17,7 @@ import os
 import shutil
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -61,36 +62,46 @@ def workload(server, stream, kind: str, rows: int, base: int) -> dict:
 
 
 class Usage:
-    """CPU seconds and peak RSS of the engine's own process (the JVM), and CPU of this process
-    (where the binlog engine reads, and where every engine's writer runs)."""
+    """CPU seconds and peak RSS of the engine's own processes (the JVMs: Debezium, or broker +
+    Connect) and of this process (where the binlog engine reads, the Kafka consumer polls, and every
+    engine's writer runs), sampled every 0.2 s while the workloads run, not only between them."""
 
     def __init__(self, stream, broker=None):
         self.stream, self.broker = stream, broker
         self.me = psutil.Process()
         self.cpu0 = sum(self.me.cpu_times()[:2])
-        self.peak_rss = 0
-
-    def engine(self) -> psutil.Process | None:
-        process = getattr(self.stream, "engine_process", None)
-        return psutil.Process(process.process.pid) if process and process.running() else None
+        self.peak_jvm_rss = self.peak_own_rss = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
+        self._thread.start()
 
     def jvms(self) -> list[psutil.Process]:
-        engine = self.engine()
-        broker = psutil.Process(self.broker.process.pid) if self.broker else None
-        return [p for p in (engine, broker) if p]
+        found = []
+        for holder in (getattr(self.stream, "engine_process", None), self.broker):
+            process = getattr(holder, "process", None)
+            if process is not None and holder.running():
+                try:
+                    found.append(psutil.Process(process.pid))
+                except psutil.NoSuchProcess:
+                    pass
+        return found
 
-    def sample(self) -> None:
-        jvms = self.jvms()
-        rss = sum(p.memory_info().rss for p in jvms) if jvms else self.me.memory_info().rss
-        self.peak_rss = max(self.peak_rss, rss)
+    def _sample_until_stopped(self) -> None:
+        while not self._stop.wait(0.2):
+            try:
+                self.peak_jvm_rss = max(self.peak_jvm_rss,
+                                        sum(p.memory_info().rss for p in self.jvms()))
+                self.peak_own_rss = max(self.peak_own_rss, self.me.memory_info().rss)
+            except psutil.Error:
+                pass  # a JVM ending between listing and reading
 
-    def report(self) -> str:
+    def report(self) -> dict:
+        self._stop.set()
+        self._thread.join()
         jvms = self.jvms()
-        engine_cpu = f"engine JVMs {sum(sum(p.cpu_times()[:2]) for p in jvms):.1f} CPU-s, " \
-            if jvms else ""
-        where = f"engine JVMs ({len(jvms)})" if jvms else "orchestrator (engine in process)"
-        return (f"{engine_cpu}orchestrator {sum(self.me.cpu_times()[:2]) - self.cpu0:.1f} CPU-s, "
-                f"peak RSS {where} {self.peak_rss / 2**20:.0f} MB")
+        return {"jvm_cpu_s": sum(sum(p.cpu_times()[:2]) for p in jvms),
+                "own_cpu_s": sum(self.me.cpu_times()[:2]) - self.cpu0,
+                "jvm_rss_mb": self.peak_jvm_rss / 2**20, "own_rss_mb": self.peak_own_rss / 2**20}
 
 
 def bench_engine(engine: str, sizes: list[int], root: Path) -> dict:
@@ -144,15 +155,11 @@ def bench_engine(engine: str, sizes: list[int], root: Path) -> dict:
         out["workloads"] = []
         for rows in sizes:
             for kind in ("inserts", "updates"):
-                usage.sample()
-                result = workload(server, stream, kind, rows, base)
-                usage.sample()
-                out["workloads"].append((rows, kind, result))
+                out["workloads"].append((rows, kind, workload(server, stream, kind, rows, base)))
             base += 10 * rows
         want = _source_rows(server)
         out["mirror_equal"] = stream.wait_for(lambda: _mirror_rows(stream) == want, 120)
-        usage.sample()
-        out["usage"] = usage.report()
+        out.update(usage.report())
         return out
     finally:
         if stream:
@@ -185,15 +192,48 @@ def main() -> None:
             print(f"  {rows:>7,} {kind:7}: engine delivers {w['reader_rate']:8,.0f}/s, "
                   f"bronze+mirror {w['end_to_end_rate']:8,.0f}/s, lag after last commit "
                   f"{w['lag_s']:.2f} s (commits took {w['commit_s']:.2f} s)", flush=True)
-        print(f"  {r['usage']}; mirror equals source: {r['mirror_equal']}", flush=True)
-    print("\n(delivered: the engine handed the change over; mirror: bronze + mirror hold it)")
-    print("engine          delivered p50/p95 ms  mirror p50/p95 ms  bulk ms  " + "  ".join(
-        f"{rows // 1000}k {kind[:3]} /s" for rows, kind, _w in results[0]["workloads"]))
+        print(f"  engine JVMs {r['jvm_cpu_s']:.1f} CPU-s, peak RSS {r['jvm_rss_mb']:.0f} MB; "
+              f"orchestrator {r['own_cpu_s']:.1f} CPU-s, peak RSS {r['own_rss_mb']:.0f} MB; "
+              f"mirror equals source: {r['mirror_equal']}", flush=True)
+    print("\n(delivered: the engine handed the change over; mirror: bronze + mirror hold it; "
+          "rates: delivered / landed per second; RSS and CPU: engine JVMs + orchestrator)")
+    print("engine         deliv p50/p95 ms  mirror p50/p95 ms  bulk ms  mixed s  " + "  ".join(
+        f"{rows // 1000}k {kind[:3]} /s" for rows, kind, _w in results[0]["workloads"])
+          + "  peak RSS MB  CPU-s")
     for r in results:
-        print(f"{r['engine']:14} {r['delivery_p50_ms']:10.1f} {r['delivery_p95_ms']:7.1f} "
-              f"{r['mirror_p50_ms']:10.1f} {r['mirror_p95_ms']:7.1f} {r['bulk150_ms']:8.0f}  " +
-              "  ".join(f"{w['reader_rate']:11,.0f}" for _r, _k, w in r["workloads"]))
+        print(f"{r['engine']:14} {r['delivery_p50_ms']:7.1f} {r['delivery_p95_ms']:7.1f} "
+              f"{r['mirror_p50_ms']:9.1f} {r['mirror_p95_ms']:7.1f} {r['bulk150_ms']:8.0f} "
+              f"{r['mixed_s']:8.2f}  " +
+              "  ".join(f"{w['reader_rate'] / 1000:5.1f}k/{w['end_to_end_rate'] / 1000:4.1f}k"
+                        for _r, _k, w in r["workloads"]) +
+              f"  {r['jvm_rss_mb']:5.0f}+{r['own_rss_mb']:<5.0f} "
+              f"{r['jvm_cpu_s']:5.1f}+{r['own_cpu_s']:.1f}")
+    print("\ntargets:")
+    for line in targets(results):
+        print(f"  {line}")
 
+
+def targets(results: list[dict]) -> list[str]:
+    """The issue's targets, each judged from this run (MET / MISSED)."""
+    lines = []
+
+    def judge(ok: bool, what: str) -> None:
+        lines.append(f"{'MET   ' if ok else 'MISSED'} {what}")
+
+    for r in results:
+        slowest = min(w["reader_rate"] for _r, _k, w in r["workloads"])
+        judge(r["bulk150_ms"] <= 1000, f"{r['engine']}: 150-row bulk in the mirror <= 1 s "
+                                       f"({r['bulk150_ms']:.0f} ms)")
+        judge(r["mirror_equal"], f"{r['engine']}: mirror equals source")
+        if r["engine"] == "binlog":
+            judge(slowest >= 20_000, f"binlog: reader >= 20k changes/s (slowest workload "
+                                     f"{slowest:,.0f}/s)")
+        if r["engine"] == "debezium":
+            judge(r["delivery_p50_ms"] <= 50, f"debezium: commit -> delivered p50 <= 50 ms "
+                                              f"({r['delivery_p50_ms']:.1f} ms)")
+            judge(slowest >= 8_000, f"debezium: >= 8k changes/s (slowest workload "
+                                    f"{slowest:,.0f}/s)")
+    return lines
 
 if __name__ == "__main__":
     main()
