@@ -9,8 +9,10 @@ simulated Kubernetes cluster (resources/k8s/simulated).
 """
 
 import argparse
+import signal
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 from pipelines import home
@@ -231,7 +233,18 @@ def cluster(action: str, command: list[str]) -> int:
         return 2
 
 
+def answer_interrupts() -> None:
+    """A run started as a background shell job inherits SIGINT ignored, and Dagster gives SIGTERM
+    SIGINT's disposition: `kill <pid>` would never reach the run's teardown, and every server it
+    starts would inherit SIGTERM ignored. Interrupts raise KeyboardInterrupt again (a terminal's
+    Ctrl-C reaches only the foreground job anyway)."""
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
+    answer_interrupts()
     parser = argparse.ArgumentParser(prog="testbed", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run_parser = sub.add_parser("run", help="run a job and print its check table")

@@ -139,6 +139,23 @@ def as_user(user: str | None, argv: list[str]) -> list[str]:
     return ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--", *argv]
 
 
+# Signals a server must answer: an ignored disposition is inherited across exec, and JVMs install no
+# handler for a signal they inherit ignored. It happens: a background shell job starts with SIGINT
+# ignored, and Dagster gives SIGTERM SIGINT's disposition (setup_interrupt_handlers), so every
+# server then ignored our SIGTERM and stopped only at the SIGKILL after its grace period.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+
+
+def with_default_signals(argv: list[str]) -> list[str]:
+    """argv started with the stop signals at their defaults when this process ignores one of them
+    (env(1) resets them and execs in place: the pid we hold is the server's); unchanged otherwise."""
+    ignored = [s for s in STOP_SIGNALS if signal.getsignal(s) == signal.SIG_IGN]
+    if not ignored:
+        return list(argv)
+    names = ",".join(signal.Signals(s).name.removeprefix("SIG") for s in STOP_SIGNALS)
+    return ["env", f"--default-signal={names}", "--", *argv]
+
+
 def child_env(extra: dict[str, str]) -> dict[str, str]:
     base = {key: os.environ[key] for key in INHERITED_ENV if key in os.environ}
     base.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -151,7 +168,7 @@ def start(spec: ProcessSpec, probe: Probe, timeout: float = 60.0,
     """Spawn, tell on_spawn, wait until probe() is true. Raises ComponentStartError (the child
     exited, or was not ready in time: it is killed), or Cancelled when cancel was set."""
     spec.log_file.parent.mkdir(parents=True, exist_ok=True)
-    argv = as_user(spec.user, spec.argv)
+    argv = with_default_signals(as_user(spec.user, spec.argv))
     log = open(spec.log_file, "ab")
     executor = _ProbedExecutor(
         argv,

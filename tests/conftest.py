@@ -60,6 +60,18 @@ def _command(process: psutil.Process) -> str:
         return "(gone)"
 
 
+def pytest_configure(config):
+    """A session started as a background shell job (CI scripts often are) inherits SIGINT ignored,
+    and Dagster copies SIGINT's disposition to SIGTERM: everything the tests then spawn (dagster
+    dev, testbed runs) would ignore SIGTERM. Answer interrupts as a foreground session does."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def run_ephemeral(job, **kwargs):
     """job.execute_in_process on an ephemeral instance that is disposed here, in this thread (left
     to the garbage collector, its SQLite connections get finalized in whatever thread collects)."""

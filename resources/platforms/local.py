@@ -48,6 +48,7 @@ from resources.processes import (
     listening_ports,
     marked,
     tail,
+    with_default_signals,
 )
 from resources.processes import start as start_process
 from resources.services.base import KINDS, Service, service_kind
@@ -281,7 +282,8 @@ class LocalPlatform(Platform):
             # Own session: on timeout the whole group (driver JVM + python) goes; a client-mode
             # driver whose master died would otherwise wait forever.
             process = subprocess.Popen(
-                argv, stdout=out, stderr=errf, stdin=subprocess.DEVNULL, cwd=dirs["work"],
+                with_default_signals(argv), stdout=out, stderr=errf, stdin=subprocess.DEVNULL,
+                cwd=dirs["work"],
                 start_new_session=True,
                 env=child_env({**release.spark_env(dirs, f"{spec.name}-client", archive),
                                MARKER: str(env.path)}))

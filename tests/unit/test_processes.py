@@ -73,3 +73,26 @@ def test_kill_recorded_ignores_a_recycled_pid(tmp_path):
         assert not process.running()
     finally:
         process.stop(1)
+
+
+def test_a_server_answers_sigterm_even_when_this_process_ignores_it(tmp_path):
+    """A background shell job starts with SIGINT ignored and Dagster copies that to SIGTERM; an
+    ignored disposition is inherited across exec. Servers must still stop at SIGTERM, not at the
+    SIGKILL after the grace period."""
+    import signal
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    for s in saved:
+        signal.signal(s, signal.SIG_IGN)
+    try:
+        process = start(spec(tmp_path, "import time; print('ready', flush=True); time.sleep(120)"),
+                        LogContains(tmp_path / "svc.log", "ready"), timeout=20)
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+    ignored = int(next(line for line in open(f"/proc/{process.pid}/status")
+                       if line.startswith("SigIgn")).split()[1], 16)
+    assert not ignored & (1 << (signal.SIGTERM - 1)), "the server inherited SIGTERM ignored"
+    began = time.monotonic()
+    process.stop(grace_seconds=30)
+    assert time.monotonic() - began < 10, "stopped by SIGKILL after the grace, not by SIGTERM"
