@@ -157,7 +157,8 @@ def stack(context: AssetExecutionContext, testbed: TestbedEnvironment) -> Materi
         "alertmanager": MetadataValue.url(running.am_url),
         "prometheus": MetadataValue.url(running.prom_url),
         "webhook": running.webhook.url,
-        "startup_s": round(time.monotonic() - started, 2)})
+        "startup_s": round(time.monotonic() - started, 2),
+        "rss_mb": round(running.alertmanager.rss_mb() + running.prometheus.rss_mb(), 1)})
 
 
 # --- checks --------------------------------------------------------------------------------------

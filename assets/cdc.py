@@ -80,7 +80,8 @@ def mysql_source(context: AssetExecutionContext, testbed: TestbedEnvironment) ->
         conn.close()
     testbed.remember(SOURCE_SLOT, server)
     return MaterializeResult(metadata={"version": version, "host": server.app.host,
-                                       "port": server.port, "table": "shop.products"})
+                                       "port": server.port, "table": "shop.products",
+                                       "rss_mb": server.rss_mb()})
 
 
 @asset(key=STREAM, group_name="cdc", deps=[SOURCE, STORE], kinds={"delta"},
@@ -107,7 +108,11 @@ def stream(context: AssetExecutionContext, config: StreamConfig,
     env.adopt("cdc stream", "cdc", running.stop)
     testbed.remember(STREAM_SLOT, running)
     file, pos = running.position()
+    # The engine's own processes (Debezium's JVM; Kafka Connect and the broker); binlog reads in
+    # the orchestrator and has none.
+    engines = [p for p in (getattr(running, "engine_process", None), broker) if p is not None]
     return MaterializeResult(metadata={"bronze": MetadataValue.path(bronze.uri),
+                                       "engine_rss_mb": round(sum(p.rss_mb() for p in engines), 1),
                                        "mirror": MetadataValue.path(mirror.uri),
                                        "engine": running.engine, "server_id": running.server_id,
                                        "ready_seconds": round(time.perf_counter() - started, 3),

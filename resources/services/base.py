@@ -18,7 +18,7 @@ from resources.model.errors import ConfigError
 from resources.model.facts import ComponentFacts
 from resources.ports import HOST, free_port
 from resources.probes import Probe, TcpOpen
-from resources.processes import ManagedProcess, ProcessSpec
+from resources.processes import ManagedProcess, ProcessSpec, rss_bytes
 from resources.processes import start as start_process
 
 # (recipe, probe, timeout) -> the running process, ready. The local platform's launcher adds the
@@ -88,6 +88,11 @@ class Service(ABC):
 
     def running(self) -> bool:
         return self.process is not None and self.process.running()
+
+    def rss_mb(self) -> float:
+        """Resident memory of its process and children now (0 when it does not run): a number
+        its asset records, so the UI plots it across runs."""
+        return round(rss_bytes([self.process.pid]) / 2**20, 1) if self.running() else 0.0
 
     def facts(self) -> ComponentFacts:
         """What runs, read back: its process, and whether it listens on its ports now."""

@@ -42,6 +42,7 @@ def test_debezium_engines_pass_every_cdc_check_and_leave_nothing(state_dir, engi
                               for e in result.get_asset_materialization_events())
                   if m.asset_key.to_user_string() == "cdc/stream")
     assert stream.metadata["engine"].value == engine
+    assert stream.metadata["engine_rss_mb"].value > 50  # the engine's JVM(s), plottable
     assert watch.leaks() == []
     left = [p for pattern in ("offsets.dat", "connect.offsets", "events-*.jsonl", "*.log")
             for p in state_dir.rglob(pattern)]

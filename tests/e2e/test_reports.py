@@ -82,6 +82,7 @@ def test_a_passing_run_shows_progress_in_a_terminal_and_reports_read_back(state_
     assert len(report["checks"]) == ALERTING_CHECKS and all(c["passed"] for c in report["checks"])
     numbers = {a["asset"]: a["numbers"] for a in report["assets"]}
     assert numbers["alerting/stack"]["startup_s"] > 0
+    assert numbers["alerting/stack"]["rss_mb"] > 10  # AlertManager + Prometheus, plottable
     assert 0 < numbers["alerting/stack"]["alert_visible_fast/latency_s"] < 5
     assert [e["result"] for e in report["teardown"]["entries"]].count("stopped") >= 2
     assert (junit.tests, junit.failures, junit.errors, junit.skipped) == (ALERTING_CHECKS + 1, 0, 0, 0)
