@@ -113,8 +113,9 @@ def _claim_address(creds: Credentials, server_id: int) -> str:
 
 def _claimant(address: str) -> str:
     """Which process holds a claim (error path only)."""
+    shown = address.replace("\0", "@", 1)  # psutil names an abstract socket with a leading @
     for conn in psutil.net_connections(kind="unix"):
-        if conn.laddr == address.replace("\0", "@", 1) or conn.laddr == address:
+        if conn.laddr == shown:
             try:
                 process = psutil.Process(conn.pid)
                 return f"process {conn.pid} ({' '.join(process.cmdline()[:3])})"
