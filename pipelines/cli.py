@@ -236,11 +236,15 @@ def cluster(action: str, command: list[str]) -> int:
 def answer_interrupts() -> None:
     """A run started as a background shell job inherits SIGINT ignored, and Dagster gives SIGTERM
     SIGINT's disposition: `kill <pid>` would never reach the run's teardown, and every server it
-    starts would inherit SIGTERM ignored. Interrupts raise KeyboardInterrupt again (a terminal's
-    Ctrl-C reaches only the foreground job anyway)."""
-    if threading.current_thread() is threading.main_thread() and \
-            signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    starts would inherit SIGTERM ignored. Interrupts raise KeyboardInterrupt again and SIGTERM is
+    not ignored (a terminal's Ctrl-C reaches only the foreground job anyway). The test session
+    calls this too: what it spawns (dagster dev, testbed runs) inherits the same."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set handlers; a caller there has done it
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,15 +61,11 @@ def _command(process: psutil.Process) -> str:
 
 
 def pytest_configure(config):
-    """A session started as a background shell job (CI scripts often are) inherits SIGINT ignored,
-    and Dagster copies SIGINT's disposition to SIGTERM: everything the tests then spawn (dagster
-    dev, testbed runs) would ignore SIGTERM. Answer interrupts as a foreground session does."""
-    import signal
+    """A session started as a background shell job (CI scripts often are) would otherwise give
+    everything it spawns SIGTERM ignored: answer interrupts as `testbed` does."""
+    from pipelines.cli import answer_interrupts
 
-    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    answer_interrupts()
 
 
 def run_ephemeral(job, **kwargs):
