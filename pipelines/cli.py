@@ -57,6 +57,11 @@ def asset_lines(materializations) -> list[str]:
             what = f"deployed: Spark {meta['version'].value}, ready in {meta['startup_seconds'].value}s"
         elif TEARDOWN_METADATA in meta:
             continue  # reported below, item by item
+        elif "readiness_table" in meta:  # the Iceberg review's criterion x catalog table
+            table = meta["readiness_table"].value.strip("`\n")
+            lines.append(f"  {mat.asset_key.to_user_string():28} written: {meta['json'].value}")
+            lines += [f"    {row}" for row in table.splitlines()]
+            continue
         elif "path" in meta:  # where it is, and who wrote it (a table's engine)
             what = f"materialized: {meta['path'].value}" + (
                 f" (written by {meta['writer'].value})" if "writer" in meta else "")

@@ -2,7 +2,7 @@
 
 from dagster import Definitions, in_process_executor
 
-from assets import alerting, cdc, delta_tables, releases, storage
+from assets import alerting, cdc, delta_tables, iceberg, releases, storage
 from pipelines import sensors
 from pipelines.check_alerts import AlertSink
 from pipelines.jobs import (
@@ -11,6 +11,8 @@ from pipelines.jobs import (
     cdc_job,
     cdc_teardown,
     coexistence_job,
+    iceberg_readiness_job,
+    iceberg_teardown,
     test_infrastructure_job,
     test_infrastructure_teardown,
 )
@@ -27,13 +29,17 @@ def build_definitions(catalog: Catalog, testbed: TestbedEnvironment | None = Non
     cdc_assets, cdc_checks = cdc.build()
     alerting_assets, alerting_checks = alerting.build()
     storage_assets, storage_checks = storage.build()
+    iceberg_assets, _ = iceberg.build()  # its criteria are checks of the review assets
     coexistence = coexistence_job(catalog)
     return Definitions(
         assets=storage_assets + release_assets + delta_assets + cdc_assets + alerting_assets
-        + [test_infrastructure_teardown(catalog), alerting_teardown(), cdc_teardown()],
+        + iceberg_assets
+        + [test_infrastructure_teardown(catalog), alerting_teardown(), cdc_teardown(),
+           iceberg_teardown()],
         asset_checks=storage_checks + release_checks + delta_checks + cdc_checks
         + alerting_checks,
         jobs=[coexistence, test_infrastructure_job(catalog), alerting_job(), cdc_job(),
+              iceberg_readiness_job(),
               sensors.environment_teardown, sensors.sweep],
         schedules=[nightly_coexistence(coexistence), sensors.reaper],
         sensors=sensors.sensors(),

@@ -2,7 +2,7 @@
 
 from dagster import AssetKey, AssetSelection, define_asset_job, in_process_executor
 
-from assets import alerting, cdc
+from assets import alerting, cdc, iceberg
 from assets.common import teardown_asset
 from assets.delta_tables import SEEDED, release_deps
 from assets.releases import TEARDOWN_KEY, release_key
@@ -93,3 +93,21 @@ def alerting_job():
         "Seed 003 story 2: an AlertManager config and Prometheus rules validated, loaded into a "
         "real AlertManager + Prometheus, and checked by delivered alerts (routing, silences, "
         "SEC-001/002); tear down.", services=alerting.SERVICES)
+
+
+ICEBERG_ASSETS = [key for name in iceberg.CATALOGS
+                  for key in (iceberg.catalog_key(name), iceberg.review_key(name))] + [
+    iceberg.READINESS]
+
+
+def iceberg_teardown():
+    return teardown_asset(iceberg.TEARDOWN, [iceberg.READINESS], group="iceberg")
+
+
+def iceberg_readiness_job():
+    return environment_job(
+        "iceberg_readiness", AssetSelection.assets(*ICEBERG_ASSETS), iceberg.TEARDOWN,
+        "Seed 004: deploy the Iceberg REST catalog(s) under review (or point at yours with "
+        "catalog_url), review the OpenAPI contract, error answers, PyIceberg compatibility, "
+        "health and metrics, write the side-by-side readiness table, tear down.",
+        services=iceberg.SERVICES)

@@ -164,6 +164,11 @@ class TestbedEnvironment(ConfigurableResource):
         """Keep what an asset made for the checks of the same run (in-process executor)."""
         self._slots[slot.name] = value
 
+    def remember_default(self, slot: Slot[T], make) -> T:
+        """What the slot holds, made with make() when nothing is there yet (one per run)."""
+        with self._lock:
+            return self._slots.setdefault(slot.name, make())
+
     def recall(self, slot: Slot[T]) -> T:
         if slot.name not in self._slots:
             raise LookupError(f"{slot.name} was not materialized in this run: checks read what "

@@ -16,6 +16,8 @@ from pathlib import Path
 from resources.model.catalog import ReleaseSpec, load_catalog
 from resources.services import s3a
 from resources.services.debezium import VERSION as DEBEZIUM_VERSION
+from resources.services.iceberg_rest import POM as ICEBERG_REST_POM
+from resources.services.iceberg_rest import VERSION as ICEBERG_REST_VERSION
 from resources.services.kafka import VERSION as KAFKA_VERSION
 from resources.services.objectstore import MODULE as VERSITYGW_MODULE
 from resources.services.objectstore import VERSION as VERSITYGW_VERSION
@@ -24,6 +26,7 @@ from resources.settings import (
     cache_dir,
     catalog_file,
     debezium_dir,
+    iceberg_rest_dir,
     ivy_dir,
     kafka_dir,
     release_jars,
@@ -194,6 +197,12 @@ def install_kafka() -> Path:
                          HERE / "kafka" / "pom.xml")
 
 
+def install_iceberg_rest() -> Path:
+    """Apache Iceberg's REST catalog server: no runnable jar exists, its classpath does."""
+    return install_maven(f"Iceberg REST catalog server {ICEBERG_REST_VERSION}",
+                         iceberg_rest_dir() / ICEBERG_REST_VERSION, ICEBERG_REST_POM)
+
+
 def main() -> None:
     catalog = load_catalog(catalog_file())
     try:
@@ -204,6 +213,7 @@ def main() -> None:
         install_versitygw()
         install_debezium()
         install_kafka()
+        install_iceberg_rest()
     except InstallError as exc:
         sys.exit(f"setup: {exc}")
     print(f"setup: ready ({', '.join(f'{s.name} {s.version}' for s in catalog.releases)}; "

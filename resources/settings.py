@@ -54,6 +54,11 @@ def kafka_dir() -> Path:
     return cache_dir() / "kafka"
 
 
+def iceberg_rest_dir() -> Path:
+    """Apache Iceberg's REST catalog server classpath, by version (make setup resolves it)."""
+    return cache_dir() / "iceberg-rest"
+
+
 def s3a_dir(hadoop_version: str) -> Path:
     """hadoop-aws and the AWS SDK modules S3A needs, for the Hadoop inside a Spark (make setup)."""
     return cache_dir() / "s3a" / hadoop_version

@@ -1,0 +1,244 @@
+"""Iceberg REST catalog production-readiness review as assets (seed 004).
+
+`iceberg/<catalog>/catalog` deploys the catalog under review on the environment's platform (Apache
+Iceberg's REST catalog server 1.11.0 on a PostgreSQL of its own, warehouse in the environment dir),
+or, with `catalog_url`, points at a catalog someone else runs and deploys nothing.
+`iceberg/<catalog>/review` drives it through every criterion (resources/iceberg_review.py) and
+reports each criterion as an asset check judged by a pure function
+(resources/criteria/iceberg_checks.py): WARN findings by default, blocking ERRORs with `gate: true`.
+`iceberg/readiness` is the side-by-side table (criterion x catalog: pass / finding / not supported),
+written as JSON and JUnit XML next to the run.
+"""
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from dagster import (
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+
+from assets.common import to_result
+from resources.criteria import iceberg_checks
+from resources.environment import Slot, TestbedEnvironment
+from resources.iceberg_review import CatalogTarget, contract, review_catalog
+from resources.model.errors import ConfigError
+from resources.model.iceberg import CatalogReview, ReadinessReport, ReadinessRow
+from resources.model.openapi import OpenApiContract
+from resources.model.verdict import Verdict
+from resources.platforms.environment import Environment
+from resources.processes import listening_ports
+from resources.services.iceberg_rest import VERSION, IcebergRestServer
+from resources.services.postgres import PostgresServer
+
+# The catalogs the review deploys itself, side by side in one run (a second implementation is
+# one more entry and one deploy function).
+CATALOGS = ("apache_rest",)
+READINESS = AssetKey(["iceberg", "readiness"])
+TEARDOWN = AssetKey(["iceberg", "teardown"])
+SERVICES = (PostgresServer.kind, IcebergRestServer.kind)
+DATABASE = "iceberg_catalog"
+# What each criterion asks, and the pure function that judges the review's answers for it.
+Judge = Callable[[CatalogReview, OpenApiContract], Verdict]
+CRITERIA: dict[str, tuple[str, Judge]] = {
+    "config_contract": (
+        "US1: GET /v1/config answers a CatalogConfig as the Iceberg REST spec 1.11.0 says.",
+        lambda r, c: iceberg_checks.contract_conforms(r, "config_contract", c)),
+    "namespace_crud_contract": (
+        "US1: create, list, load, exists, update properties and drop of a namespace succeed "
+        "and every answer matches the spec's schema.",
+        lambda r, c: iceberg_checks.contract_conforms(r, "namespace_crud_contract", c)),
+    "table_crud_contract": (
+        "US1: create, list, load, exists, commit, rename and drop of a table succeed and every "
+        "answer matches the spec's schema.",
+        lambda r, c: iceberg_checks.contract_conforms(r, "table_crud_contract", c)),
+    "view_crud_contract": (
+        "US1: create, list, load, exists, replace and drop of a view (not supported when the "
+        "server does not advertise view endpoints).",
+        lambda r, c: iceberg_checks.contract_conforms(r, "view_crud_contract", c)),
+    "scan_planning_contract": (
+        "US1: server-side scan planning of a table with data answers a PlanTableScanResult.",
+        lambda r, c: iceberg_checks.contract_conforms(r, "scan_planning_contract", c)),
+    "multi_table_transaction_contract": (
+        "US1: a two-table commit applies to both; one with a failing requirement gets 409 and "
+        "applies to neither.", iceberg_checks.multi_table_transaction),
+    "error_responses": (
+        "US1: malformed JSON and a missing field get 400, unknown namespace/table 404, an "
+        "existing namespace and dropping a non-empty one 409, each with an ErrorModel body.",
+        iceberg_checks.error_responses),
+    "health_endpoints": (
+        "US3: a liveness and a readiness endpoint answer 200.",
+        lambda r, c: iceberg_checks.health_endpoints(r)),
+    "metrics_exposed": (
+        "US3: Prometheus /metrics with a request latency histogram, a DB pool gauge and entity "
+        "counts that agree with what the catalog lists.",
+        lambda r, c: iceberg_checks.metrics_exposed(r)),
+    "pyiceberg_compatible": (
+        "US2: PyIceberg 0.12 does namespace CRUD, create/load table, appends Arrow data, evolves "
+        "the schema, lists snapshot history and reads a past snapshot.",
+        lambda r, c: iceberg_checks.clients_compatible(r, "pyiceberg")),
+}
+# What the run made, for the review and the table of the same run.
+VERDICTS: Slot[dict[tuple[str, str], ReadinessRow]] = Slot("iceberg/verdicts")
+
+
+def catalog_key(name: str) -> AssetKey:
+    return AssetKey(["iceberg", name, "catalog"])
+
+
+def review_key(name: str) -> AssetKey:
+    return AssetKey(["iceberg", name, "review"])
+
+
+def target_slot(name: str) -> Slot[tuple[CatalogTarget, bool]]:
+    return Slot(f"iceberg/{name}/target")
+
+
+class CatalogSettings(Config):
+    catalog_url: str | None = Field(
+        None, description="review this catalog instead of deploying one (its base URL, "
+                          "/v1/config under it); nothing is deployed, and nothing of it is "
+                          "deleted but the testbed_<8 hex> namespaces the review creates")
+    token: str | None = Field(None, description="bearer token for catalog_url")
+    warehouse: str | None = Field(None, description="the warehouse to ask /v1/config for")
+    gate: bool = Field(False, description="findings fail the run (blocking ERROR checks) "
+                                          "instead of being reported as WARN")
+
+
+def deploy_apache_rest(env: Environment, name: str) -> tuple[str, dict]:
+    """Apache Iceberg's REST catalog server on a PostgreSQL of its own (database_failure stops
+    that one without touching a metastore), warehouse in the environment dir."""
+    root = env.path / "iceberg" / name
+    postgres = env.once(f"{name} postgres", lambda: env.start(
+        PostgresServer(root / "postgres", name=f"{name}-postgres")))
+    user, password = postgres.create_database(DATABASE)
+    server = IcebergRestServer(root, f"jdbc:postgresql://127.0.0.1:{postgres.port}/{DATABASE}",
+                               user, password, name=f"{name}-server", owner=name)
+    env.start(server)
+    bound = sorted({f"port {port}" for port in listening_ports({server.process.pid})})
+    return server.url, {
+        "implementation": f"Apache Iceberg RESTCatalogServer {VERSION}",
+        "database": f"postgresql 127.0.0.1:{postgres.port}/{DATABASE}",
+        "warehouse": MetadataValue.path(str(server.warehouse)),
+        "listens": ", ".join(bound) + " on all interfaces (the server has no host setting)",
+        "ready_seconds": round(server.process.ready_seconds, 3),
+        "rss_mb": server.rss_mb(), "postgres_rss_mb": postgres.rss_mb()}
+
+
+DEPLOY = {"apache_rest": deploy_apache_rest}
+
+
+def _external(name: str, config: CatalogSettings) -> CatalogTarget:
+    """A catalog the user runs: checked to answer before the review touches it."""
+    url = config.catalog_url or ""
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"iceberg/{name}/catalog: catalog_url {url!r} is not an http(s) URL; "
+                          f"give the catalog's base URL, e.g. http://127.0.0.1:8181")
+    target = CatalogTarget(name, url.rstrip("/"), config.token, config.warehouse)
+    try:
+        httpx.get(f"{target.url}/v1/config", headers=target.headers(), timeout=10)
+    except httpx.HTTPError as exc:
+        raise ConfigError(f"iceberg/{name}/catalog: catalog_url {url} does not answer "
+                          f"({type(exc).__name__}: {exc}); start the catalog or fix the URL") from None
+    return target
+
+
+def catalog_asset(name: str):
+    @asset(key=catalog_key(name), group_name="iceberg", kinds={"iceberg"},
+           description=f"The Iceberg REST catalog under review as {name}: deployed by Testbed "
+                       f"(Apache Iceberg RESTCatalogServer {VERSION}, JDBC catalog on its own "
+                       f"PostgreSQL) and ready on GET /v1/config, or a catalog_url of yours.")
+    def catalog(context: AssetExecutionContext, config: CatalogSettings,
+                testbed: TestbedEnvironment) -> MaterializeResult:
+        if config.catalog_url:
+            target = _external(name, config)
+            metadata = {"implementation": "external (not deployed by Testbed)"}
+        else:
+            env = testbed.environment
+            url, metadata = DEPLOY[name](env, name)
+            target = CatalogTarget(name, url, warehouse=config.warehouse)
+        testbed.remember(target_slot(name), (target, config.gate))
+        return MaterializeResult(metadata={"url": MetadataValue.url(target.url),
+                                           "gate": config.gate, **metadata})
+
+    return catalog
+
+
+def review_asset(name: str):
+    key = review_key(name)
+
+    @asset(key=key, group_name="iceberg", deps=[catalog_key(name)], kinds={"iceberg"},
+           description=f"The readiness review of {name}: every criterion exercised against the "
+                       f"running catalog (uniquely named namespaces, dropped afterwards); each "
+                       f"criterion is a check.",
+           check_specs=[AssetCheckSpec(criterion, asset=key, description=text)
+                        for criterion, (text, _) in CRITERIA.items()])
+    def review(context: AssetExecutionContext, testbed: TestbedEnvironment):
+        target, gate = testbed.recall(target_slot(name))
+        started = time.monotonic()
+        found = review_catalog(target)
+        seconds = round(time.monotonic() - started, 3)
+        rows = testbed.remember_default(VERDICTS, dict)
+        severity = AssetCheckSeverity.ERROR if gate else AssetCheckSeverity.WARN
+        results = []
+        for criterion, (_, judge) in CRITERIA.items():
+            verdict = judge(found, contract())
+            rows[(criterion, name)] = ReadinessRow(
+                criterion=criterion, catalog=name, outcome=iceberg_checks.outcome(verdict),
+                message=verdict.message, severity=severity.value)
+            results.append(to_result(verdict, testbed, asset_key=key, check_name=criterion,
+                                     severity=severity, context=context))
+        exchanges = [e for group in found.exchanges.values() for e in group]
+        yield MaterializeResult(metadata={
+            "url": MetadataValue.url(target.url),
+            "endpoints_advertised": len(found.endpoints or []),
+            "requests": len(exchanges) + len(found.error_probes),
+            "review_seconds": seconds,
+            "findings": sum(1 for r in rows.values() if r.catalog == name
+                            and r.outcome == "finding"),
+            "namespaces_created": ", ".join(found.created_namespaces)})
+        yield from results
+
+    return review
+
+
+@asset(key=READINESS, group_name="iceberg", deps=[review_key(name) for name in CATALOGS],
+       description="The side-by-side readiness table (criterion x catalog: pass / finding / not "
+                   "supported), written as iceberg-readiness.json and iceberg-readiness.xml "
+                   "(JUnit) next to the run.")
+def readiness(context: AssetExecutionContext, testbed: TestbedEnvironment) -> MaterializeResult:
+    rows = testbed.remember_default(VERDICTS, dict)
+    catalogs = list(dict.fromkeys(catalog for _, catalog in rows))
+    report = ReadinessReport(run_id=context.run_id, catalogs=catalogs, rows=list(rows.values()))
+    written = []
+    places = [Path(context.instance.storage_directory()) / context.run_id]
+    if testbed.report_dir:
+        places.append(Path(testbed.report_dir).expanduser())
+    for place in places:
+        place.mkdir(parents=True, exist_ok=True)
+        (place / "iceberg-readiness.json").write_text(report.model_dump_json(indent=2) + "\n")
+        (place / "iceberg-readiness.xml").write_text(report.junit())
+        written += [place / "iceberg-readiness.json", place / "iceberg-readiness.xml"]
+    table = report.table()
+    context.log.info("Iceberg REST catalog readiness\n" + table)
+    counts = {f"{catalog}/{outcome.replace(' ', '_')}": sum(
+        1 for r in report.rows if r.catalog == catalog and r.outcome == outcome)
+        for catalog in catalogs for outcome in ("pass", "finding", "not supported")}
+    return MaterializeResult(metadata={"readiness_table": MetadataValue.md(f"```\n{table}\n```"),
+                                       "json": MetadataValue.path(str(written[0])),
+                                       "junit": MetadataValue.path(str(written[1])),
+                                       **counts})
+
+
+def build() -> tuple[list, list]:
+    assets = [factory(name) for name in CATALOGS for factory in (catalog_asset, review_asset)]
+    return assets + [readiness], []
