@@ -180,7 +180,8 @@ def review_asset(name: str):
            description=f"The readiness review of {name}: every criterion exercised against the "
                        f"running catalog (uniquely named namespaces, dropped afterwards); each "
                        f"criterion is a check.",
-           check_specs=[AssetCheckSpec(criterion, asset=key, description=text)
+           # Blocking: with gate (ERROR) a finding stops the run; as WARN it never blocks.
+           check_specs=[AssetCheckSpec(criterion, asset=key, description=text, blocking=True)
                         for criterion, (text, _) in CRITERIA.items()])
     def review(context: AssetExecutionContext, testbed: TestbedEnvironment):
         target, gate = testbed.recall(target_slot(name))
@@ -197,6 +198,8 @@ def review_asset(name: str):
                 message=verdict.message, severity=severity.value)
             results.append(to_result(verdict, testbed, asset_key=key, check_name=criterion,
                                      severity=severity, context=context))
+        # The table so far: a gated finding stops the run before iceberg/readiness runs.
+        write_readiness(context, testbed)
         exchanges = [e for group in found.exchanges.values() for e in group]
         yield MaterializeResult(metadata={
             "url": MetadataValue.url(target.url),
@@ -216,11 +219,28 @@ def review_asset(name: str):
                    "supported), written as iceberg-readiness.json and iceberg-readiness.xml "
                    "(JUnit) next to the run.")
 def readiness(context: AssetExecutionContext, testbed: TestbedEnvironment) -> MaterializeResult:
+    report, written = write_readiness(context, testbed)
+    table = report.table()
+    context.log.info("Iceberg REST catalog readiness\n" + table)
+    counts = {f"{catalog}/{outcome.replace(' ', '_')}": sum(
+        1 for r in report.rows if r.catalog == catalog and r.outcome == outcome)
+        for catalog in report.catalogs for outcome in ("pass", "finding", "not supported")}
+    return MaterializeResult(metadata={"readiness_table": MetadataValue.md(f"```\n{table}\n```"),
+                                       "json": MetadataValue.path(str(written[0])),
+                                       "junit": MetadataValue.path(str(written[1])),
+                                       **counts})
+
+
+def write_readiness(context: AssetExecutionContext,
+                    testbed: TestbedEnvironment) -> tuple[ReadinessReport, list[Path]]:
+    """The table of every verdict so far, as iceberg-readiness.json and .xml (JUnit) in the run's
+    storage directory and in the resource's report_dir."""
     rows = testbed.remember_default(VERDICTS, dict)
     catalogs = list(dict.fromkeys(catalog for _, catalog in rows))
-    report = ReadinessReport(run_id=context.run_id, catalogs=catalogs, rows=list(rows.values()))
+    report = ReadinessReport(run_id=context.run.run_id, catalogs=catalogs,
+                             rows=list(rows.values()))
     written = []
-    places = [Path(context.instance.storage_directory()) / context.run_id]
+    places = [Path(context.instance.storage_directory()) / context.run.run_id]
     if testbed.report_dir:
         places.append(Path(testbed.report_dir).expanduser())
     for place in places:
@@ -228,15 +248,7 @@ def readiness(context: AssetExecutionContext, testbed: TestbedEnvironment) -> Ma
         (place / "iceberg-readiness.json").write_text(report.model_dump_json(indent=2) + "\n")
         (place / "iceberg-readiness.xml").write_text(report.junit())
         written += [place / "iceberg-readiness.json", place / "iceberg-readiness.xml"]
-    table = report.table()
-    context.log.info("Iceberg REST catalog readiness\n" + table)
-    counts = {f"{catalog}/{outcome.replace(' ', '_')}": sum(
-        1 for r in report.rows if r.catalog == catalog and r.outcome == outcome)
-        for catalog in catalogs for outcome in ("pass", "finding", "not supported")}
-    return MaterializeResult(metadata={"readiness_table": MetadataValue.md(f"```\n{table}\n```"),
-                                       "json": MetadataValue.path(str(written[0])),
-                                       "junit": MetadataValue.path(str(written[1])),
-                                       **counts})
+    return report, written
 
 
 def build() -> tuple[list, list]:

@@ -38,8 +38,8 @@ class Exchange:
         if self.body is None:  # an HTML error page says most in its title
             title = re.search(r"<title>(.*?)</title>", self.text, re.S | re.I)
             shown = (title.group(1) if title else self.text)[:120].replace("\n", " ").strip()
-        return f"{self.status}" + (f" {self.content_type}" if self.body is None and
-                                   self.content_type else "") + (f" {shown!r}" if shown else "")
+        kind = f" {self.content_type}" if self.body is None and self.text else ""
+        return f"{self.status}{kind}" + (f" {shown!r}" if shown else "")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,72 @@
+"""`iceberg_readiness` end to end: it deploys Apache Iceberg's REST catalog server 1.11.0 on a
+PostgreSQL of its own, reviews it, writes the side-by-side table as JSON and JUnit, and leaves
+nothing. Bad input (a catalog_url that is no URL or does not answer, a taken port) is a clear error
+before anything starts."""
+
+import json
+import socket
+
+import pytest
+from junitparser import JUnitXml
+
+from assets.iceberg import CRITERIA
+from pipelines.definitions import defs
+from resources.model.errors import ConfigError
+from resources.services.iceberg_rest import IcebergRestServer
+from tests.conftest import LeakWatch, run_ephemeral
+
+
+def _run(state_dir, report_dir=None, catalog: dict | None = None):
+    testbed = {"state_dir": str(state_dir), **({"report_dir": str(report_dir)} if report_dir
+                                                else {})}
+    ops = {"iceberg__apache_rest__catalog": {"config": catalog}} if catalog else {}
+    return run_ephemeral(defs.resolve_job_def("iceberg_readiness"), raise_on_error=False,
+                         run_config={"resources": {"testbed": {"config": testbed}}, "ops": ops})
+
+
+@pytest.mark.e2e
+def test_the_review_deploys_reviews_writes_its_table_and_leaves_nothing(state_dir, tmp_path):
+    watch = LeakWatch(state_dir)
+    result = _run(state_dir, report_dir=tmp_path)
+    assert result.success
+    outcomes = {e.check_name: e for e in result.get_asset_check_evaluations()
+                if e.asset_key.to_user_string() == "iceberg/apache_rest/review"}
+    assert set(outcomes) == set(CRITERIA)
+    assert all(e.severity.value == "WARN" for e in outcomes.values() if not e.passed)
+    assert outcomes["pyiceberg_compatible"].passed
+    catalog = result.asset_materializations_for_node("iceberg__apache_rest__catalog")[0]
+    assert "on all interfaces" in catalog.metadata["listens"].value  # a finding, in metadata
+    report = json.loads((tmp_path / "iceberg-readiness.json").read_text())
+    rows = {(r["criterion"], r["catalog"]): r["outcome"] for r in report["rows"]}
+    assert rows[("table_crud_contract", "apache_rest")] == "pass"
+    assert rows[("health_endpoints", "apache_rest")] == "finding"
+    suite = next(iter(JUnitXml.fromfile(str(tmp_path / "iceberg-readiness.xml"))))
+    assert suite.name == "apache_rest" and suite.tests == len(CRITERIA)
+    assert suite.failures == sum(1 for outcome in rows.values() if outcome == "finding")
+    teardown = result.asset_materializations_for_node("iceberg__teardown")[0]
+    assert teardown.metadata["stopped"].value.count("apache_rest-") == 2  # server, PostgreSQL
+    assert watch.leaks() == []
+
+
+@pytest.mark.parametrize("url, said", [
+    ("ftp://127.0.0.1:1", "catalog_url 'ftp://127.0.0.1:1' is not an http(s) URL"),
+    ("http://127.0.0.1:9", "catalog_url http://127.0.0.1:9 does not answer (ConnectError"),
+])
+def test_a_bad_catalog_url_is_named_before_anything_starts(state_dir, url, said):
+    watch = LeakWatch(state_dir)
+    result = _run(state_dir, catalog={"catalog_url": url})
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert said in str(failure.event_specific_data.error)
+    assert watch.leaks() == []
+
+
+def test_a_taken_port_is_refused_before_the_server_would_share_it(tmp_path):
+    server = IcebergRestServer(tmp_path, "jdbc:postgresql://127.0.0.1:1/x", "u", "p")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", server.port))
+        taken.listen()
+        with pytest.raises(ConfigError, match=rf"port {server.port} is already taken on "
+                                              rf"127.0.0.1; the Iceberg REST server would share "
+                                              rf"it silently"):
+            server.prepare()
