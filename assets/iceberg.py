@@ -10,11 +10,16 @@ reports each criterion as an asset check judged by a pure function
 written as JSON and JUnit XML next to the run.
 """
 
+import os
+import signal
+import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psutil
 from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
@@ -30,13 +35,23 @@ from pydantic import Field
 from assets.common import to_result
 from resources.criteria import iceberg_checks
 from resources.environment import Slot, TestbedEnvironment
-from resources.iceberg_review import CatalogTarget, contract, review_catalog
+from resources.iceberg_bench import measure
+from resources.iceberg_fuzz import fuzz_catalog
+from resources.iceberg_review import (
+    CatalogTarget,
+    MoreClients,
+    Resilience,
+    contract,
+    review_catalog,
+)
+from resources.iceberg_spark import spark_scenarios
 from resources.model.errors import ConfigError
 from resources.model.iceberg import CatalogReview, ReadinessReport, ReadinessRow
+from resources.model.ledger import ProcessHandle
 from resources.model.openapi import OpenApiContract
 from resources.model.verdict import Verdict
 from resources.platforms.environment import Environment
-from resources.processes import listening_ports
+from resources.processes import MARKER, listening_ports
 from resources.services.iceberg_rest import VERSION, IcebergRestServer
 from resources.services.postgres import PostgresServer
 
@@ -82,6 +97,28 @@ CRITERIA: dict[str, tuple[str, Judge]] = {
         "US3: Prometheus /metrics with a request latency histogram, a DB pool gauge and entity "
         "counts that agree with what the catalog lists.",
         lambda r, c: iceberg_checks.metrics_exposed(r)),
+    "event_stream": (
+        "US3: where the catalog advertises a change-event endpoint, it lists the review's "
+        "namespace changes (not supported otherwise).",
+        lambda r, c: iceberg_checks.event_stream(r)),
+    "database_failure": (
+        "US1 resilience: with the catalog's PostgreSQL stopped every request gets a 5xx within "
+        "5 s (no hang); started again, the same server process answers 200 again.",
+        lambda r, c: iceberg_checks.database_failure(r)),
+    "graceful_shutdown": (
+        "US1 resilience: SIGTERM under a steady load: requests in flight complete, new ones are "
+        "refused cleanly, no connection reset, exit within the grace period.",
+        lambda r, c: iceberg_checks.graceful_shutdown(r)),
+    "fuzzed_contract": (
+        "US1: property-based requests generated from the spec (schemathesis, seeded, bounded "
+        "in time) for the namespace and table operations find no server error or answer "
+        "outside the spec.",
+        lambda r, c: iceberg_checks.fuzzed_contract(r)),
+    "spark_compatible": (
+        "US2: each Spark release of the catalog (iceberg-spark-runtime 1.11.0) does namespaces, "
+        "create, insert, select, time travel and the snapshots/history tables, reads the table "
+        "PyIceberg wrote, and PyIceberg reads the one Spark wrote.",
+        lambda r, c: iceberg_checks.clients_compatible(r, "spark")),
     "pyiceberg_compatible": (
         "US2: PyIceberg 0.12 does namespace CRUD, create/load table, appends Arrow data, evolves "
         "the schema, lists snapshot history and reads a past snapshot.",
@@ -99,10 +136,6 @@ def review_key(name: str) -> AssetKey:
     return AssetKey(["iceberg", name, "review"])
 
 
-def target_slot(name: str) -> Slot[tuple[CatalogTarget, bool]]:
-    return Slot(f"iceberg/{name}/target")
-
-
 class CatalogSettings(Config):
     catalog_url: str | None = Field(
         None, description="review this catalog instead of deploying one (its base URL, "
@@ -112,9 +145,22 @@ class CatalogSettings(Config):
     warehouse: str | None = Field(None, description="the warehouse to ask /v1/config for")
     gate: bool = Field(False, description="findings fail the run (blocking ERROR checks) "
                                           "instead of being reported as WARN")
+    spark: bool = Field(True, description="run spark_compatible: every Spark release of the "
+                                          "catalog as a client (local mode, ~20 s each)")
+    bench_rounds: int = Field(100, ge=0, le=100000,
+                              description="requests per measure of the load figures in the "
+                                          "review's metadata (0 leaves them out); "
+                                          "benchmarks/iceberg.py runs the long profile")
+    fuzz_seconds: float = Field(30.0, ge=0, le=3600,
+                                description="time budget of fuzzed_contract (schemathesis); 0 "
+                                            "leaves it out. Only GET/HEAD on a catalog_url")
 
 
-def deploy_apache_rest(env: Environment, name: str) -> tuple[str, dict]:
+def target_slot(name: str) -> Slot[tuple[CatalogTarget, CatalogSettings, Resilience | None]]:
+    return Slot(f"iceberg/{name}/target")
+
+
+def deploy_apache_rest(env: Environment, name: str) -> tuple[str, dict, Resilience]:
     """Apache Iceberg's REST catalog server on a PostgreSQL of its own (database_failure stops
     that one without touching a metastore), warehouse in the environment dir."""
     root = env.path / "iceberg" / name
@@ -125,7 +171,12 @@ def deploy_apache_rest(env: Environment, name: str) -> tuple[str, dict]:
                                user, password, name=f"{name}-server", owner=name)
     env.start(server)
     bound = sorted({f"port {port}" for port in listening_ports({server.process.pid})})
-    return server.url, {
+    resilience = Resilience(
+        stop_database=lambda: postgres.stop(env.platform.grace_seconds),
+        start_database=lambda: env.start(postgres),  # same data dir: roles and catalog kept
+        terminate=server.stop, running=server.running,
+        server_pid=lambda: server.process.pid if server.process else None)
+    return server.url, resilience, {
         "implementation": f"Apache Iceberg RESTCatalogServer {VERSION}",
         "database": f"postgresql 127.0.0.1:{postgres.port}/{DATABASE}",
         "warehouse": MetadataValue.path(str(server.warehouse)),
@@ -135,6 +186,32 @@ def deploy_apache_rest(env: Environment, name: str) -> tuple[str, dict]:
 
 
 DEPLOY = {"apache_rest": deploy_apache_rest}
+
+
+def spark_clients(env: Environment, owner: str, versions: list[str], work: Path) -> MoreClients:
+    """Every Spark release as a client, two at a time (2 cores), each job in the ledger."""
+
+    def record(process: subprocess.Popen, log: Path) -> None:
+        def stop(grace: float) -> str:
+            if process.poll() is not None:
+                return "already gone"
+            os.killpg(process.pid, signal.SIGKILL)  # a local-mode driver: nothing to drain
+            process.wait()
+            return "stopped"
+
+        env.record(ProcessHandle(name=f"{owner}-{log.stem}", owner=owner, pid=process.pid,
+                                 create_time=psutil.Process(process.pid).create_time(),
+                                 log_file=str(log)), stop)
+
+    def run(target: CatalogTarget, namespace: str, created: list[str]):
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="spark-client") as pool:
+            futures = [pool.submit(spark_scenarios, version, target, namespace,
+                                   work / f"spark-{version}", created,
+                                   env={MARKER: str(env.path)}, on_spawn=record)
+                       for version in versions]
+            return [scenario for future in futures for scenario in future.result()]
+
+    return run
 
 
 def _external(name: str, config: CatalogSettings) -> CatalogTarget:
@@ -159,14 +236,15 @@ def catalog_asset(name: str):
                        f"PostgreSQL) and ready on GET /v1/config, or a catalog_url of yours.")
     def catalog(context: AssetExecutionContext, config: CatalogSettings,
                 testbed: TestbedEnvironment) -> MaterializeResult:
+        resilience = None
         if config.catalog_url:
             target = _external(name, config)
             metadata = {"implementation": "external (not deployed by Testbed)"}
         else:
             env = testbed.environment
-            url, metadata = DEPLOY[name](env, name)
+            url, resilience, metadata = DEPLOY[name](env, name)
             target = CatalogTarget(name, url, warehouse=config.warehouse)
-        testbed.remember(target_slot(name), (target, config.gate))
+        testbed.remember(target_slot(name), (target, config, resilience))
         return MaterializeResult(metadata={"url": MetadataValue.url(target.url),
                                            "gate": config.gate, **metadata})
 
@@ -184,9 +262,21 @@ def review_asset(name: str):
            check_specs=[AssetCheckSpec(criterion, asset=key, description=text, blocking=True)
                         for criterion, (text, _) in CRITERIA.items()])
     def review(context: AssetExecutionContext, testbed: TestbedEnvironment):
-        target, gate = testbed.recall(target_slot(name))
+        target, config, resilience = testbed.recall(target_slot(name))
+        gate = config.gate
+        env = testbed.environment  # the clients' and the fuzzer's work dirs, their processes
+        work = env.path / "iceberg" / name / "review"
+        versions = list(dict.fromkeys(spec.version for spec in testbed.catalog.releases))
         started = time.monotonic()
-        found = review_catalog(target)
+        found = review_catalog(
+            target, resilience=resilience,
+            more_clients=spark_clients(env, name, versions, work) if config.spark else None,
+            fuzz=(lambda t, prefix: fuzz_catalog(
+                t, work / "fuzz", config.fuzz_seconds, read_only=resilience is None,
+                prefix=prefix)) if config.fuzz_seconds else None,
+            bench=(lambda t, prefix: measure(t, prefix, rounds=config.bench_rounds,
+                                             connections=(100,)))
+            if config.bench_rounds else None)
         seconds = round(time.monotonic() - started, 3)
         rows = testbed.remember_default(VERDICTS, dict)
         severity = AssetCheckSeverity.ERROR if gate else AssetCheckSeverity.WARN
@@ -208,7 +298,8 @@ def review_asset(name: str):
             "review_seconds": seconds,
             "findings": sum(1 for r in rows.values() if r.catalog == name
                             and r.outcome == "finding"),
-            "namespaces_created": ", ".join(found.created_namespaces)})
+            "namespaces_created": ", ".join(found.created_namespaces),
+            **found.figures})
         yield from results
 
     return review

@@ -20,7 +20,16 @@ from urllib.parse import quote
 
 import httpx
 
-from resources.model.iceberg import CatalogReview, ClientScenario, ErrorProbe, Exchange
+from resources.model.iceberg import (
+    CatalogReview,
+    ClientScenario,
+    DatabaseOutage,
+    ErrorProbe,
+    Exchange,
+    FuzzRun,
+    LoadRequest,
+    ShutdownObservation,
+)
 from resources.model.openapi import OpenApiContract
 
 SPEC_FILE = Path(__file__).resolve().parent / "iceberg" / "iceberg-rest-catalog-open-api-1.11.0.yaml"
@@ -61,6 +70,22 @@ class CatalogTarget:
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+
+@dataclass(frozen=True)
+class Resilience:
+    """Control over a catalog Testbed deployed: its database and its process. The review stops
+    and starts the database (database_failure), then stops the server (graceful_shutdown)."""
+
+    stop_database: Callable[[], None]
+    start_database: Callable[[], None]
+    terminate: Callable[[float], None]  # our own stop: SIGTERM, wait the grace, then SIGKILL
+    running: Callable[[], bool]
+    server_pid: Callable[[], int | None]
+    grace_s: float = 10.0
+    answer_budget_s: float = 5.0  # while the database is down, answers come within this
+    recovery_timeout_s: float = 60.0
+    load_threads: int = 4
 
 
 def new_namespace() -> str:
@@ -132,12 +157,27 @@ class RestCatalogClient:
         return not missing
 
 
+# Runs other clients (Spark releases) in a namespace where PyIceberg wrote `trips`; appends any
+# namespace it creates to the list (dropped with the review's, whatever happens).
+MoreClients = Callable[[CatalogTarget, str, list[str]], list[ClientScenario]]
+
+
 def review_catalog(target: CatalogTarget, run_clients: bool = True,
-                   clients: Callable[[CatalogTarget, str], list[ClientScenario]] | None = None
+                   clients: Callable[[CatalogTarget, str], list[ClientScenario]] | None = None,
+                   resilience: Resilience | None = None,
+                   more_clients: MoreClients | None = None,
+                   fuzz: Callable[[CatalogTarget, str], FuzzRun] | None = None,
+                   bench: Callable[[CatalogTarget, str], dict[str, float]] | None = None
                    ) -> CatalogReview:
-    """Exercise the catalog for every criterion; drop what the review created, also on error."""
+    """Exercise the catalog for every criterion; drop what the review created, also on error.
+    With `resilience` (a catalog Testbed deployed) the database is stopped and started again at
+    the end, and last of all the server is sent SIGTERM under load: it is gone afterwards."""
     review = CatalogReview(catalog=target.name, url=target.url)
+    if resilience is None:
+        review.resilience_unavailable = (f"{target.name} was not deployed by Testbed: the review "
+                                         f"controls neither its process nor its database")
     client = RestCatalogClient(target, review)
+    reached = False
     try:
         _config(client)
         if review.exchanges["config_contract"][-1].status != 200:
@@ -150,15 +190,27 @@ def review_catalog(target: CatalogTarget, run_clients: bool = True,
         if run_clients:
             py_namespace = _create_namespace(client, None)
             review.clients = _with_timeout((clients or pyiceberg_scenarios), target, py_namespace)
+            if more_clients is not None:
+                review.clients += more_clients(target, py_namespace, review.created_namespaces)
             _scan_planning(client, py_namespace)
         _transactions(client, main)
         _errors(client, main, tables)
+        if fuzz is not None:
+            review.fuzz = fuzz(target, review.prefix)
         _counts(client)
+        _events(client)
         _health(client)
-        return review
+        if bench is not None:  # while it still runs as deployed
+            review.figures = bench(target, review.prefix)
+        if resilience is not None:
+            review.outage = _database_failure(client, main, tables, resilience)
+        reached = True
     finally:
         remove_namespaces(target, review.created_namespaces, review.prefix)
         client.close()
+    if reached and resilience is not None:  # last: the server does not survive it
+        review.shutdown = _graceful_shutdown(target, review, resilience)
+    return review
 
 
 def _config(client: RestCatalogClient) -> None:
@@ -341,9 +393,110 @@ def _counts(client: RestCatalogClient) -> None:
     client.review.metrics = client.call(None, "GET /metrics", "GET", "/metrics")
 
 
+def _events(client: RestCatalogClient) -> None:
+    """Read an advertised change-event endpoint after the review's changes (the 1.11.0 spec
+    defines none; some catalogs add one)."""
+    advertised = [e for e in client.review.endpoints or [] if "/events" in e.split(" ")[-1]]
+    if not advertised:
+        return
+    method, path = advertised[0].split(" ", 1)
+    path = (path.replace("{prefix}", quote(client.review.prefix, safe="")) if client.review.prefix
+            else path.replace("/{prefix}", ""))
+    client.review.events = client.call(None, f"{method} {path}", method, path,
+                                       body={} if method == "POST" else None,
+                                       sent="after the review's changes")
+
+
 def _health(client: RestCatalogClient) -> None:
     client.review.health = {path: client.call(None, f"GET {path}", "GET", path)
                             for path in HEALTH_PATHS}
+
+
+def _database_failure(client: RestCatalogClient, namespace: str, tables: list[str],
+                      resilience: Resilience) -> DatabaseOutage:
+    """Stop the database: every request must fail fast (5xx within the budget), none may hang.
+    Start it again: the same server process must answer 200 again by itself."""
+    outage = DatabaseOutage(budget_s=resilience.answer_budget_s,
+                            recovery_timeout_s=resilience.recovery_timeout_s)
+    pid = resilience.server_pid()
+    resilience.stop_database()
+    try:
+        requests = [("listNamespaces", {}), ("loadNamespaceMetadata", {"namespace": namespace})]
+        if tables:
+            requests.append(("loadTable", {"namespace": namespace, "table": tables[0]}))
+        for operation, params in requests:
+            outage.during.append(client.op(None, operation, sent="database stopped", **params))
+        name = new_namespace()
+        client.review.created_namespaces.append(name)  # should it get through after all
+        outage.during.append(client.op(None, "createNamespace", sent="database stopped",
+                                       body={"namespace": [name]}))
+    finally:
+        resilience.start_database()
+    began = time.monotonic()
+    while time.monotonic() - began < resilience.recovery_timeout_s:
+        if client.op(None, "listNamespaces", sent="database back").status == 200:
+            outage.recovered_after_s = round(time.monotonic() - began, 3)
+            break
+        time.sleep(0.5)
+    outage.server_restarted = resilience.server_pid() != pid
+    return outage
+
+
+def _graceful_shutdown(target: CatalogTarget, review: CatalogReview,
+                       resilience: Resilience) -> ShutdownObservation:
+    """SIGTERM (our own stop) while threads keep listing namespaces; every request is timed and
+    classified, and the load goes on briefly after the process is gone."""
+    path = "/v1/" + (f"{quote(review.prefix, safe='')}/" if review.prefix else "") + "namespaces"
+    origin = time.perf_counter()
+    done = threading.Event()
+    requests: list[LoadRequest] = []
+    lock = threading.Lock()
+
+    def load() -> None:
+        with httpx.Client(base_url=target.url, headers=target.headers(),
+                          timeout=resilience.grace_s) as http:
+            while not done.is_set():
+                started = time.perf_counter() - origin
+                outcome, detail = "ok", ""
+                try:
+                    status = http.get(path).status_code
+                    if not 200 <= status < 300:
+                        outcome, detail = "status", str(status)
+                except httpx.ConnectError as exc:
+                    outcome, detail = "refused", type(exc).__name__
+                except httpx.TimeoutException as exc:
+                    outcome, detail = "timeout", type(exc).__name__
+                except httpx.HTTPError as exc:  # RemoteProtocolError, ReadError: broken mid-way
+                    outcome, detail = "reset", f"{type(exc).__name__}: {exc}"[:200]
+                with lock:
+                    requests.append(LoadRequest(round(started, 4),
+                                                round(time.perf_counter() - origin, 4),
+                                                outcome, detail))
+                if outcome == "refused":
+                    time.sleep(0.05)  # a closed port answers at once: do not spin
+
+    workers = [threading.Thread(target=load, daemon=True, name=f"load-{i}")
+               for i in range(resilience.load_threads)]
+    for worker in workers:
+        worker.start()
+    time.sleep(1.0)  # a steady load first
+    sigterm_at = time.perf_counter() - origin
+    stopper = threading.Thread(target=resilience.terminate, args=(resilience.grace_s,),
+                               daemon=True, name="terminate")
+    stopper.start()
+    exited = None
+    while time.perf_counter() - origin - sigterm_at < resilience.grace_s + 5:
+        if not resilience.running():
+            exited = round(time.perf_counter() - origin - sigterm_at, 3)
+            break
+        time.sleep(0.02)
+    time.sleep(0.5)  # new requests after the exit: refused cleanly?
+    done.set()
+    for worker in workers:
+        worker.join(resilience.grace_s + 1)
+    stopper.join(60)
+    return ShutdownObservation(resilience.grace_s, round(sigterm_at, 4), exited,
+                               sorted(requests, key=lambda r: r.started))
 
 
 def _with_timeout(run: Callable[[CatalogTarget, str], list[ClientScenario]],

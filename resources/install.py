@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from resources.iceberg_spark import runtime_artifact, runtime_dir
 from resources.model.catalog import ReleaseSpec, load_catalog
 from resources.services import s3a
 from resources.services.debezium import VERSION as DEBEZIUM_VERSION
@@ -203,6 +204,36 @@ def install_iceberg_rest() -> Path:
                          iceberg_rest_dir() / ICEBERG_REST_VERSION, ICEBERG_REST_POM)
 
 
+def install_iceberg_spark(version: str) -> Path:
+    """The iceberg-spark-runtime for Spark `version` at the REST server's Iceberg version (one
+    48 MB jar, no dependencies), with the Ivy inside that Spark, for spark_compatible."""
+    artifact = runtime_artifact(version)
+    jar = runtime_dir() / f"{artifact}-{ICEBERG_REST_VERSION}.jar"
+    if jar.exists():
+        return jar
+    ivy_jars = sorted((spark_home(version) / "jars").glob("ivy-*.jar"))
+    if not ivy_jars:
+        raise InstallError(f"no Ivy jar in Spark {version}: reinstall it (rm -r "
+                           f"{spark_home(version).parent}; make setup)")
+    staging = runtime_dir() / ".partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    started = time.monotonic()
+    done = subprocess.run(
+        ["java", "-cp", str(ivy_jars[-1]), "org.apache.ivy.Main", "-m2compatible",
+         "-cache", str(cache_dir() / "ivy" / "iceberg-spark"), "-dependency", "org.apache.iceberg",
+         artifact, ICEBERG_REST_VERSION, "-notransitive", "-types", "jar",
+         "-retrieve", f"{staging}/[artifact]-[revision](-[classifier]).[ext]"],
+        capture_output=True, text=True)
+    if done.returncode != 0 or not (staging / jar.name).exists():
+        raise InstallError(f"resolving org.apache.iceberg:{artifact}:{ICEBERG_REST_VERSION} from "
+                           f"Maven Central failed:\n{(done.stdout + done.stderr).strip()[-1500:]}")
+    (staging / jar.name).rename(jar)
+    shutil.rmtree(staging, ignore_errors=True)
+    print(f"setup: {jar.name} ({time.monotonic() - started:.0f}s)", flush=True)
+    return jar
+
+
 def main() -> None:
     catalog = load_catalog(catalog_file())
     try:
@@ -210,6 +241,7 @@ def main() -> None:
             install_spark(spec.version)
             resolve_jars(spec)
             install_s3a(spec.version)
+            install_iceberg_spark(spec.version)
         install_versitygw()
         install_debezium()
         install_kafka()

@@ -23,15 +23,24 @@ class LeakWatch:
       that this process did not listen on before;
     - env dirs left under the state dir."""
 
-    def __init__(self, state_dir: Path):
+    def __init__(self, state_dir: Path, others: tuple[int, ...] = ()):
         self.state_dir = state_dir
+        # Servers the test set up beforehand (another environment's): they may fork children
+        # meanwhile (a PostgreSQL backend per connection), which are not the run's.
+        self.others = set(others)
         self.me = psutil.Process()
         self.children = {p.pid for p in self.me.children(recursive=True)}
         self.own_ports = set(listening_ports({self.me.pid}))
 
+    def _theirs(self, process: psutil.Process) -> bool:
+        try:
+            return any(parent.pid in self.others for parent in process.parents())
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            return False
+
     def processes(self) -> list[psutil.Process]:
         found = {p.pid: p for p in self.me.children(recursive=True)
-                 if p.pid not in self.children and _alive(p)}
+                 if p.pid not in self.children and _alive(p) and not self._theirs(p)}
         found.update({p.pid: p for p in marked(str(self.state_dir), under=True)})
         return list(found.values())
 

@@ -6,6 +6,8 @@ verdict that is not evaluated, reported as such, never counted as passed and nev
 the server's code. Each message names the catalog, the request and what was wrong.
 """
 
+import json
+
 from prometheus_client.parser import text_string_to_metric_families
 
 from resources.model.iceberg import CatalogReview, ClientScenario, ErrorProbe, Exchange
@@ -215,5 +217,126 @@ def clients_compatible(review: CatalogReview, client: str) -> Verdict:
     if failed:
         return Verdict(False, f"{review.catalog}: " + "; ".join(
             f"{s.client} {s.name}: {s.detail}" for s in failed), metadata)
-    return Verdict(True, f"{review.catalog}: {scenarios[0].client} passed "
-                         f"{', '.join(s.name for s in scenarios)}", metadata)
+    by_client: dict[str, list[str]] = {}
+    for s in scenarios:
+        by_client.setdefault(s.client, []).append(s.name)
+    names = list(by_client.values())
+    what = ", ".join(names[0]) if all(n == names[0] for n in names) else "; ".join(
+        f"{client}: {', '.join(n)}" for client, n in by_client.items())
+    return Verdict(True, f"{review.catalog}: {' and '.join(by_client)} passed {what}", metadata)
+
+
+def database_failure(review: CatalogReview) -> Verdict:
+    """With its database stopped the catalog answers every request with a 5xx within the budget
+    (no hang, no success made up); with the database back the same process answers again."""
+    outage = review.outage
+    if outage is None:
+        return not_evaluated(review.resilience_unavailable or
+                             f"the review of {review.catalog} did not reach the database outage")
+    problems = []
+    for exchange in outage.during:
+        if exchange.status is None:
+            problems.append(f"{exchange.line()}: {exchange.answer()} (a hang: want a 5xx within "
+                            f"{outage.budget_s:g}s)")
+        elif exchange.status < 500:
+            problems.append(f"{exchange.line()} answered {exchange.answer()} (want a 5xx: the "
+                            f"database is down)")
+        elif exchange.seconds > outage.budget_s:
+            problems.append(f"{exchange.line()} answered {exchange.status} after "
+                            f"{exchange.seconds:.1f}s (want within {outage.budget_s:g}s)")
+    if outage.recovered_after_s is None:
+        problems.append(f"no 200 for listNamespaces within {outage.recovery_timeout_s:g}s after "
+                        f"the database came back")
+    elif outage.server_restarted:
+        problems.append("it answered again only after its process restarted")
+    slowest = max((e.seconds for e in outage.during), default=0.0)
+    metadata = {"requests_while_down": len(outage.during), "slowest_answer_s": round(slowest, 3),
+                "recovered_after_s": outage.recovered_after_s if outage.recovered_after_s
+                is not None else -1.0}
+    return verdict([f"{review.catalog}: {p}" for p in problems],
+                   f"{review.catalog}: {len(outage.during)} requests with the database down got "
+                   f"5xx within {slowest:.2f}s; answered again {outage.recovered_after_s}s after "
+                   f"the database came back, without a restart", **metadata)
+
+
+def graceful_shutdown(review: CatalogReview) -> Verdict:
+    """SIGTERM under load: requests in flight complete, new ones are refused cleanly (no
+    connection, or 503), no connection is reset, and the process exits within its grace."""
+    seen = review.shutdown
+    if seen is None:
+        return not_evaluated(review.resilience_unavailable or
+                             f"the review of {review.catalog} did not reach the shutdown")
+    in_flight = [r for r in seen.requests if r.started < seen.sigterm_at < r.ended]
+    after = [r for r in seen.requests if r.started >= seen.sigterm_at]
+    lost = [r for r in in_flight if r.outcome != "ok"]
+    unclean = [r for r in after if r.outcome in ("reset", "timeout")
+               or (r.outcome == "status" and r.detail != "503")]
+    resets = sum(1 for r in seen.requests if r.outcome == "reset")
+    problems = []
+    if lost:
+        problems.append(f"{len(lost)} of {len(in_flight)} requests in flight at SIGTERM did not "
+                        f"complete ({_outcomes(lost)})")
+    if unclean:
+        problems.append(f"{len(unclean)} requests after SIGTERM were not refused cleanly "
+                        f"({_outcomes(unclean)})")
+    if seen.exited_after_s is None or seen.exited_after_s > seen.grace_s:
+        problems.append(f"the process did not exit within its {seen.grace_s:g}s grace"
+                        + (f" (gone after {seen.exited_after_s}s)" if seen.exited_after_s else ""))
+    metadata = {"requests": len(seen.requests), "in_flight": len(in_flight),
+                "in_flight_lost": len(lost), "resets": resets,
+                "exit_s": seen.exited_after_s if seen.exited_after_s is not None else -1.0}
+    return verdict([f"{review.catalog}: {p}" for p in problems],
+                   f"{review.catalog}: SIGTERM under load: {len(in_flight)} requests in flight "
+                   f"completed, {len(after)} later ones refused cleanly, exit after "
+                   f"{seen.exited_after_s}s (grace {seen.grace_s:g}s)", **metadata)
+
+
+def _outcomes(requests) -> str:
+    counts: dict[str, int] = {}
+    for r in requests:
+        key = r.outcome + (f" {r.detail.split(':')[0]}" if r.detail else "")
+        counts[key] = counts.get(key, 0) + 1
+    return ", ".join(f"{n} {what}" for what, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def event_stream(review: CatalogReview) -> Verdict:
+    """Where the catalog offers change events, they include the namespaces the review created."""
+    if review.endpoints is not None and not any("/events" in e for e in review.endpoints):
+        return not_supported(review.catalog, "it advertises no change-event endpoint (the Iceberg "
+                                             "REST spec 1.11.0 defines none)")
+    answer = review.events
+    if answer is None:
+        return not_evaluated(f"the review of {review.catalog} read no change events")
+    if answer.status is None or not 200 <= answer.status < 300:
+        return Verdict(False, f"{review.catalog}: {answer.line()} answered {answer.answer()}")
+    text = json.dumps(answer.body) if answer.body is not None else answer.text
+    missing = [ns for ns in review.created_namespaces[:2] if ns not in text]
+    if missing:
+        return Verdict(False, f"{review.catalog}: {answer.line()} lists no event for namespace "
+                              f"{missing[0]}, which the review created")
+    return Verdict(True, f"{review.catalog}: {answer.line()} lists the review's namespace changes")
+
+
+def fuzzed_contract(review: CatalogReview) -> Verdict:
+    """Generated requests (schemathesis, seeded and bounded) found no server error and no answer
+    outside the spec; each finding with its operation, check and a minimal reproduction."""
+    run = review.fuzz
+    if run is None:
+        return not_evaluated(f"fuzzing of {review.catalog} was off (fuzz_seconds: 0) or not "
+                             f"reached")
+    if run.error:
+        return not_evaluated(f"the fuzzer did not run against {review.catalog}: {run.error}")
+    metadata = {"operations": run.operations, "findings": len(run.findings),
+                "seconds": run.seconds, "seed": run.seed, "methods": ",".join(run.methods)}
+    if run.findings:
+        shown = [f"{f.operation}: {f.check}: {f.message}"
+                 + (f" (reproduce: {f.reproduce})" if f.reproduce else "")
+                 for f in run.findings[:4]]
+        return Verdict(False, f"{review.catalog}: {len(run.findings)} findings in "
+                              f"{run.operations} operations (seed {run.seed}, {run.seconds:g}s): "
+                       + "; ".join(shown)
+                       + (f"; and {len(run.findings) - 4} more" if len(run.findings) > 4 else ""),
+                       metadata)
+    return Verdict(True, f"{review.catalog}: {run.operations} operations fuzzed for "
+                         f"{run.seconds:g}s (seed {run.seed}, {', '.join(run.methods)}): no "
+                         f"server error, every answer as the spec says", metadata)

@@ -60,27 +60,6 @@ class ClientScenario:
     seconds: float = 0.0
 
 
-@dataclass
-class CatalogReview:
-    catalog: str  # the target's name, e.g. "apache_rest"
-    url: str
-    prefix: str = ""  # the path prefix the server's config gives ("" for none)
-    endpoints: list[str] | None = None  # advertised by /v1/config; None: not advertised at all
-    exchanges: dict[str, list[Exchange]] = field(default_factory=dict)  # criterion -> exchanges
-    error_probes: list[ErrorProbe] = field(default_factory=list)
-    unsupported: dict[str, str] = field(default_factory=dict)  # criterion -> why not supported
-    clients: list[ClientScenario] = field(default_factory=list)
-    health: dict[str, Exchange] = field(default_factory=dict)  # path -> answer
-    metrics: Exchange | None = None  # GET /metrics
-    # What the review made and saw that a metric must agree with: "namespaces" -> count listed.
-    entity_counts: dict[str, int] = field(default_factory=dict)
-    created_namespaces: list[str] = field(default_factory=list)
-
-    def add(self, criterion: str, exchange: Exchange) -> Exchange:
-        self.exchanges.setdefault(criterion, []).append(exchange)
-        return exchange
-
-
 class ReadinessRow(BaseModel):
     criterion: str
     catalog: str
@@ -130,3 +109,87 @@ class ReadinessReport(BaseModel):
                     ET.SubElement(case, "skipped", message=f"{row.outcome}: {row.message[:1000]}")
         ET.indent(suites)
         return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """One request of a steady load: when it started and ended (seconds from the load's start)
+    and how it ended: ok (2xx), status (another HTTP status), refused (no connection), reset (the
+    connection broke mid-request), timeout."""
+
+    started: float
+    ended: float
+    outcome: str
+    detail: str = ""
+
+
+@dataclass
+class ShutdownObservation:
+    """SIGTERM sent to the catalog server under a steady request load."""
+
+    grace_s: float
+    sigterm_at: float  # seconds from the load's start
+    exited_after_s: float | None  # from SIGTERM to the process gone; None: still running
+    requests: list[LoadRequest] = field(default_factory=list)
+
+
+@dataclass
+class DatabaseOutage:
+    """The catalog's database stopped and started again while the server kept running."""
+
+    budget_s: float  # an answer while the database is down must come within this
+    during: list[Exchange] = field(default_factory=list)  # requests while it was down
+    recovered_after_s: float | None = None  # from the database back to a 200; None: never
+    recovery_timeout_s: float = 0.0
+    server_restarted: bool = False  # the server process changed (a recovery that needed one)
+
+
+
+@dataclass(frozen=True)
+class FuzzFinding:
+    operation: str  # "POST /v1/namespaces"
+    check: str  # schemathesis' check that failed, e.g. not_a_server_error
+    message: str  # what it saw, e.g. "Server error" + the status
+    reproduce: str = ""  # the minimal reproduction schemathesis printed (a curl command)
+
+
+@dataclass
+class FuzzRun:
+    """Property-based requests generated from the spec (schemathesis), bounded and seeded."""
+
+    seed: int
+    max_seconds: float
+    methods: tuple[str, ...]  # the methods fuzzed (read-only on a catalog Testbed did not deploy)
+    operations: int = 0  # operations exercised
+    seconds: float = 0.0
+    findings: list[FuzzFinding] = field(default_factory=list)
+    error: str = ""  # the fuzzer itself failed to run (not a finding about the catalog)
+
+
+@dataclass
+class CatalogReview:
+    catalog: str  # the target's name, e.g. "apache_rest"
+    url: str
+    prefix: str = ""  # the path prefix the server's config gives ("" for none)
+    endpoints: list[str] | None = None  # advertised by /v1/config; None: not advertised at all
+    exchanges: dict[str, list[Exchange]] = field(default_factory=dict)  # criterion -> exchanges
+    error_probes: list[ErrorProbe] = field(default_factory=list)
+    unsupported: dict[str, str] = field(default_factory=dict)  # criterion -> why not supported
+    clients: list[ClientScenario] = field(default_factory=list)
+    health: dict[str, Exchange] = field(default_factory=dict)  # path -> answer
+    metrics: Exchange | None = None  # GET /metrics
+    # What the review made and saw that a metric must agree with: "namespaces" -> count listed.
+    entity_counts: dict[str, int] = field(default_factory=dict)
+    created_namespaces: list[str] = field(default_factory=list)
+    # Resilience, on a catalog Testbed deployed (it controls the process and the database);
+    # `resilience_unavailable` says why not otherwise.
+    outage: DatabaseOutage | None = None
+    shutdown: ShutdownObservation | None = None
+    resilience_unavailable: str = ""
+    fuzz: FuzzRun | None = None
+    events: Exchange | None = None  # an advertised change-event endpoint, read after changes
+    figures: dict[str, float] = field(default_factory=dict)  # load figures (iceberg_bench)
+
+    def add(self, criterion: str, exchange: Exchange) -> Exchange:
+        self.exchanges.setdefault(criterion, []).append(exchange)
+        return exchange

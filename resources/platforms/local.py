@@ -149,7 +149,10 @@ class LocalPlatform(Platform):
 
         def stop(grace: float) -> str:
             running = process.running()
-            service.stop(grace)  # the service's own stop (it may keep something of the run)
+            if service.process is process:
+                service.stop(grace)  # the service's own stop (it may keep something of the run)
+            else:  # started again since (a database restarted in a review): this run of it only
+                process.stop(grace)
             return "stopped" if running else "already gone"
 
         env.record(handle, stop)

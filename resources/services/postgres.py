@@ -70,9 +70,12 @@ class PostgresServer(Service):
                 f"password={password or self.password}")
 
     def prepare(self) -> None:
-        """initdb as the postgres user, with the generated superuser password."""
+        """initdb as the postgres user, with the generated superuser password (once: a server
+        started again after a stop keeps its data, roles and databases)."""
         bin_dir = find_postgres_bin()
         data = self.root / "data"
+        if (data / "PG_VERSION").exists():
+            return
         logs = self.root / "logs"
         self.root.mkdir(parents=True, exist_ok=True)
         logs.mkdir(exist_ok=True)

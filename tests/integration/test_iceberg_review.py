@@ -19,7 +19,7 @@ import pytest
 
 from assets.iceberg import CRITERIA, deploy_apache_rest
 from pipelines.definitions import defs
-from resources.iceberg_review import CatalogTarget, contract, review_catalog
+from resources.iceberg_review import CatalogTarget, Resilience, contract, review_catalog
 from resources.platforms.environment import Environment
 from resources.platforms.registry import make_platform
 from tests.conftest import LeakWatch, run_ephemeral
@@ -32,6 +32,7 @@ class MisbehavingCatalog(BaseHTTPRequestHandler):
 
     namespaces: set[str] = set()
     hung = False
+    database_down = False  # while true every request waits on a database that never answers
     lock = threading.Lock()
 
     def log_message(self, *args):  # quiet
@@ -53,8 +54,16 @@ class MisbehavingCatalog(BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         return json.loads(raw) if raw else None
 
+    def _database_hangs(self) -> bool:
+        if self.database_down:
+            time.sleep(HANG_S)  # then fails, long after the client gave up
+            self._error(500, "SQLTimeoutException", "database did not answer")
+        return self.database_down
+
     def do_GET(self):
         path = self.path.split("?")[0]
+        if path.startswith("/v1/namespaces") and self._database_hangs():
+            return
         if path == "/v1/config":
             ops = [contract().operation(op) for op in
                    ("listNamespaces", "createNamespace", "loadNamespaceMetadata",
@@ -95,6 +104,8 @@ class MisbehavingCatalog(BaseHTTPRequestHandler):
 
     def do_POST(self):
         path = self.path.split("?")[0]
+        if self._database_hangs():
+            return
         try:
             body = self._body()
         except json.JSONDecodeError:
@@ -126,9 +137,21 @@ def misbehaving():
     server = ThreadingHTTPServer(("127.0.0.1", 0), MisbehavingCatalog)
     server.daemon_threads = True
     MisbehavingCatalog.namespaces, MisbehavingCatalog.hung = set(), False
+    MisbehavingCatalog.database_down = False
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+
+    def database(down: bool) -> None:
+        MisbehavingCatalog.database_down = down
+
+    # Its "process": stopping stops serving but keeps the socket open (a server that neither
+    # drains nor closes its listener: new connections hang).
+    resilience = Resilience(
+        stop_database=lambda: database(True), start_database=lambda: database(False),
+        terminate=lambda grace: server.shutdown(), running=thread.is_alive,
+        server_pid=lambda: 1, grace_s=1.5, answer_budget_s=1.0, recovery_timeout_s=5.0,
+        load_threads=2)
+    yield f"http://127.0.0.1:{server.server_address[1]}", resilience
     server.shutdown()
     server.server_close()
 
@@ -138,8 +161,10 @@ def _verdicts(found) -> dict:
 
 
 def test_a_misbehaving_catalog_fails_the_matching_criteria_and_the_review_stays_bounded(misbehaving):
+    url, resilience = misbehaving
     started = time.monotonic()
-    found = review_catalog(CatalogTarget("double", misbehaving, timeout=2.0), run_clients=False)
+    found = review_catalog(CatalogTarget("double", url, timeout=1.5), run_clients=False,
+                           resilience=resilience)
     took = time.monotonic() - started
     verdicts = _verdicts(found)
     namespace = verdicts["namespace_crud_contract"]
@@ -162,6 +187,13 @@ def test_a_misbehaving_catalog_fails_the_matching_criteria_and_the_review_stays_
         "not supported by double: the server does not advertise POST /v1/{prefix}/namespaces/"
         "{namespace}/views")
     assert not verdicts["pyiceberg_compatible"].evaluated
+    outage = verdicts["database_failure"]  # its database calls hang instead of failing fast
+    assert re.search(r"listNamespaces GET /v1/namespaces \(database stopped\): no answer: "
+                     r"ReadTimeout: timed out \(a hang: want a 5xx within 1s\)",
+                     outage.message), outage.message
+    shutdown = verdicts["graceful_shutdown"]  # the listener stays open: new requests hang
+    assert re.search(r"\d+ requests after SIGTERM were not refused cleanly \(\d+ timeout",
+                     shutdown.message), shutdown.message
     # Bounded: a hanging call costs its timeout, not the server's HANG_S sleep each time.
     assert took < 40, f"review took {took:.1f}s"
     assert MisbehavingCatalog.namespaces == set()  # what the review created it dropped
@@ -174,7 +206,7 @@ def other_environment(state_root):
     platform = make_platform("local", str(state_root), 90.0, 10.0)
     env = Environment.create(platform, "iceberg-other")
     try:
-        url, _ = deploy_apache_rest(env, "apache_rest")
+        url, _, _ = deploy_apache_rest(env, "apache_rest")
         httpx.post(f"{url}/v1/namespaces", json={"namespace": ["theirs"]}).raise_for_status()
         yield env, url
     finally:
@@ -206,17 +238,23 @@ def test_the_real_server_passes_what_it_complies_with_and_shows_its_findings(oth
 @pytest.mark.e2e
 def test_a_gated_run_pointed_at_another_environments_catalog_deploys_nothing(
         other_environment, state_dir, tmp_path):
-    _, url = other_environment
-    watch = LeakWatch(state_dir)
+    other, url = other_environment
+    watch = LeakWatch(state_dir, others=tuple(
+        s.process.pid for s in other.services.values() if s.process and s.process.pid))
     result = run_ephemeral(
         defs.resolve_job_def("iceberg_readiness"), raise_on_error=False,
         run_config={"resources": {"testbed": {"config": {"state_dir": str(state_dir),
                                                          "report_dir": str(tmp_path)}}},
                     "ops": {"iceberg__apache_rest__catalog": {
-                        "config": {"catalog_url": url, "gate": True}}}})
+                        "config": {"catalog_url": url, "gate": True, "spark": False,
+                                   "fuzz_seconds": 4, "bench_rounds": 10}}}})
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert set(CRITERIA) <= set(evaluations)
     assert evaluations["table_crud_contract"].passed
+    fuzzed = evaluations["fuzzed_contract"]  # their catalog: generated reads only
+    assert fuzzed.metadata["methods"].value == "GET,HEAD", fuzzed.description
+    resilience = evaluations["database_failure"]  # neither their process nor their database
+    assert not resilience.passed and "was not deployed by Testbed" in resilience.description
     gated = evaluations["error_responses"]  # gate: true makes a finding a blocking ERROR
     assert not gated.passed and gated.severity.value == "ERROR"
     assert not result.success

@@ -4,19 +4,26 @@ wrong entity count, a failed client scenario) with a message naming the catalog 
 passes on conforming answers, and an endpoint the server does not advertise is "not supported"."""
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
 from resources.criteria import iceberg_checks as checks
+from resources.iceberg_fuzz import parse_junit, prepared_spec
 from resources.iceberg_review import OPERATIONS, SPEC_FILE, contract
 from resources.model.iceberg import (
     CatalogReview,
     ClientScenario,
+    DatabaseOutage,
     ErrorProbe,
     Exchange,
+    FuzzFinding,
+    FuzzRun,
+    LoadRequest,
     ReadinessReport,
     ReadinessRow,
+    ShutdownObservation,
 )
 from resources.model.openapi import normalise_nullable
 
@@ -246,3 +253,137 @@ def test_the_readiness_report_serializes_findings_and_unsupported_for_junit(tmp_
     path.write_text(report.junit())
     suites = {suite.name: suite for suite in junitparser.JUnitXml.fromfile(str(path))}
     assert (suites["b"].tests, suites["b"].failures, suites["b"].skipped) == (2, 1, 1)
+
+
+def _outage(*during: Exchange, recovered: float | None = 1.2, restarted=False) -> CatalogReview:
+    found = review()
+    found.outage = DatabaseOutage(budget_s=5.0, during=list(during), recovered_after_s=recovered,
+                                  recovery_timeout_s=60.0, server_restarted=restarted)
+    return found
+
+
+def test_database_failure_passes_on_fast_5xx_and_a_recovery_without_restart():
+    verdict = checks.database_failure(_outage(ex("listNamespaces", 500, ERROR_404)))
+    assert verdict.passed, verdict.message
+
+
+def test_a_hang_a_made_up_success_or_no_recovery_fail_database_failure():
+    hung = Exchange("listNamespaces", "GET", "/v1/namespaces", None, seconds=10.0,
+                    sent="database stopped", error="ReadTimeout: timed out")
+    verdict = checks.database_failure(_outage(hung, ex("loadTable", 200, {}, sent="database "
+                                                       "stopped"), recovered=None))
+    assert "listNamespaces GET /v1/namespaces (database stopped): no answer: ReadTimeout: timed " \
+           "out (a hang: want a 5xx within 5s)" in verdict.message
+    assert "(database stopped) answered 200 (want a 5xx: the database is down)" in verdict.message
+    assert "no 200 for listNamespaces within 60s after the database came back" in verdict.message
+    restarted = checks.database_failure(_outage(ex("listNamespaces", 503, ERROR_404),
+                                                restarted=True))
+    assert "only after its process restarted" in restarted.message
+    external = review()
+    external.resilience_unavailable = "crafted was not deployed by Testbed"
+    assert checks.outcome(checks.database_failure(external)) == "not evaluated"
+
+
+def _shutdown(*requests: LoadRequest, exited: float | None = 1.5) -> CatalogReview:
+    found = review()
+    found.shutdown = ShutdownObservation(grace_s=10.0, sigterm_at=1.0, exited_after_s=exited,
+                                         requests=list(requests))
+    return found
+
+
+def test_graceful_shutdown_passes_when_in_flight_completes_and_later_requests_are_refused():
+    verdict = checks.graceful_shutdown(_shutdown(
+        LoadRequest(0.5, 0.6, "ok"), LoadRequest(0.9, 1.3, "ok"),
+        LoadRequest(1.4, 1.41, "refused", "ConnectError"), LoadRequest(1.5, 1.5, "status", "503")))
+    assert verdict.passed, verdict.message
+    assert verdict.metadata["in_flight"] == 1
+
+
+def test_resets_lost_requests_and_a_late_exit_fail_graceful_shutdown():
+    verdict = checks.graceful_shutdown(_shutdown(
+        LoadRequest(0.9, 1.2, "reset", "RemoteProtocolError: Server disconnected"),
+        LoadRequest(1.1, 1.2, "status", "500"), exited=None))
+    assert "crafted: 1 of 1 requests in flight at SIGTERM did not complete (1 reset " \
+           "RemoteProtocolError)" in verdict.message
+    assert "1 requests after SIGTERM were not refused cleanly (1 status 500)" in verdict.message
+    assert "the process did not exit within its 10s grace" in verdict.message
+    assert verdict.metadata["resets"] == 1
+
+
+def test_event_stream_is_not_supported_without_an_endpoint_and_fails_on_missing_events():
+    found = review()
+    found.endpoints = ["GET /v1/{prefix}/namespaces"]
+    assert checks.outcome(checks.event_stream(found)) == "not supported"
+    found.endpoints.append("GET /v1/{prefix}/events")
+    found.created_namespaces = ["testbed_0a1b2c3d"]
+    found.events = Exchange("GET /v1/events", "GET", "/v1/events", 200,
+                            {"events": [{"type": "create-namespace", "namespace": ["other"]}]})
+    verdict = checks.event_stream(found)
+    assert not verdict.passed
+    assert "lists no event for namespace testbed_0a1b2c3d, which the review created" in \
+        verdict.message
+
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="schemathesis" tests="3" failures="2">
+<testcase name="POST /v1/namespaces" time="1.0"><failure type="failure" message="ST101, ST105">1. Test Case ID: m5k3nI
+
+- ST101 Server error
+
+- ST105 Undocumented Content-Type
+
+    Received: text/html;charset=iso-8859-1
+
+[500] Internal Server Error:
+
+    `&lt;html&gt;`
+
+Reproduce with:
+
+    curl -X POST http://127.0.0.1:1/v1/namespaces
+
+    st replay m5k3nI</failure></testcase>
+<testcase name="QUERY /v1/namespaces/{namespace}" time="0.1"><failure message="ST101">1. Test Case ID: a1
+
+- ST101 Server error
+
+[501] Not Implemented:
+
+Reproduce with:
+
+    curl -X QUERY http://127.0.0.1:1/v1/namespaces/x</failure></testcase>
+<testcase name="GET /v1/namespaces" time="1.0"/>
+</testsuite></testsuites>"""
+
+
+def test_fuzz_findings_are_read_from_schemathesis_junit_and_fail_fuzzed_contract():
+    operations, findings = parse_junit(JUNIT)
+    assert operations == 3
+    assert findings == [FuzzFinding("POST /v1/namespaces", "ST101 Server error, ST105 "
+                                    "Undocumented Content-Type", "500 Internal Server Error",
+                                    "curl -X POST http://127.0.0.1:1/v1/namespaces")]
+    found = review()
+    found.fuzz = FuzzRun(seed=1729, max_seconds=10, methods=("GET", "POST"), operations=3,
+                         seconds=10.2, findings=findings)
+    verdict = checks.fuzzed_contract(found)
+    assert not verdict.passed
+    assert verdict.message == (
+        "crafted: 1 findings in 3 operations (seed 1729, 10.2s): POST /v1/namespaces: ST101 "
+        "Server error, ST105 Undocumented Content-Type: 500 Internal Server Error (reproduce: "
+        "curl -X POST http://127.0.0.1:1/v1/namespaces)")
+    found.fuzz = FuzzRun(seed=1729, max_seconds=10, methods=("GET",), operations=3, seconds=10.0)
+    assert checks.fuzzed_contract(found).passed
+    found.fuzz = FuzzRun(seed=1729, max_seconds=10, methods=("GET",), error="no report")
+    assert checks.outcome(checks.fuzzed_contract(found)) == "not evaluated"
+
+
+def test_the_fuzzed_spec_has_no_prefix_segment_and_no_idempotency_key():
+    spec = prepared_spec()
+    assert "/v1/namespaces" in spec["paths"] and not any("{prefix}" in p for p in spec["paths"])
+    assert "idempotency-key" in json.dumps(spec["components"]).lower()  # defined, but ...
+    for item in spec["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict):
+                names = [p.get("name") or p.get("$ref", "") for p in op.get("parameters", [])]
+                assert not any("dempotency" in n for n in names), names  # ... used nowhere
+    assert prepared_spec("cat")["paths"].get("/v1/cat/namespaces")
