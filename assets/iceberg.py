@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -53,15 +54,20 @@ from resources.model.verdict import Verdict
 from resources.platforms.environment import Environment
 from resources.processes import MARKER, listening_ports
 from resources.services.iceberg_rest import VERSION, IcebergRestServer
+from resources.services.lakana import ENVIRONMENT as LAKANA_ENVIRONMENT
+from resources.services.lakana import VERSION as LAKANA_VERSION
+from resources.services.lakana import LakanaServer
 from resources.services.postgres import PostgresServer
 
 # The catalogs the review deploys itself, side by side in one run (a second implementation is
 # one more entry and one deploy function).
-CATALOGS = ("apache_rest",)
+CATALOGS = ("apache_rest", "lakana")
 READINESS = AssetKey(["iceberg", "readiness"])
 TEARDOWN = AssetKey(["iceberg", "teardown"])
-SERVICES = (PostgresServer.kind, IcebergRestServer.kind)
+SERVICES = (PostgresServer.kind, IcebergRestServer.kind, LakanaServer.kind)
 DATABASE = "iceberg_catalog"
+# The review's concurrent figure ends here: what has not answered by then counts as an error.
+BENCH_DEADLINE_S = 15.0
 # What each criterion asks, and the pure function that judges the review's answers for it.
 Judge = Callable[[CatalogReview, OpenApiContract], Verdict]
 CRITERIA: dict[str, tuple[str, Judge]] = {
@@ -142,6 +148,12 @@ class CatalogSettings(Config):
                           "/v1/config under it); nothing is deployed, and nothing of it is "
                           "deleted but the testbed_<8 hex> namespaces the review creates")
     token: str | None = Field(None, description="bearer token for catalog_url")
+    prefix: str | None = Field(None, description="the path prefix for catalog_url when its "
+                                                 "/v1/config names none")
+    parent_namespace: list[str] = Field(
+        default_factory=list, description="for catalog_url: the namespace the review's own "
+                                          "testbed_<8 hex> namespaces go under (a catalog that "
+                                          "allows tables only under fixed top-level ones)")
     warehouse: str | None = Field(None, description="the warehouse to ask /v1/config for")
     gate: bool = Field(False, description="findings fail the run (blocking ERROR checks) "
                                           "instead of being reported as WARN")
@@ -151,6 +163,13 @@ class CatalogSettings(Config):
                               description="requests per measure of the load figures in the "
                                           "review's metadata (0 leaves them out); "
                                           "benchmarks/iceberg.py runs the long profile")
+    bench_connections: int = Field(20, ge=1, le=1000,
+                                   description="clients at once for the concurrent figure "
+                                               "(each on its own connection, bounded in time). "
+                                               "Kept small: the review goes on with the same "
+                                               "server, and lakana-server stalls for ~45 s after "
+                                               "100 (its pool); benchmarks/iceberg.py runs 100 "
+                                               "and 1000")
     fuzz_seconds: float = Field(30.0, ge=0, le=3600,
                                 description="time budget of fuzzed_contract (schemathesis); 0 "
                                             "leaves it out. Only GET/HEAD on a catalog_url")
@@ -160,23 +179,34 @@ def target_slot(name: str) -> Slot[tuple[CatalogTarget, CatalogSettings, Resilie
     return Slot(f"iceberg/{name}/target")
 
 
-def deploy_apache_rest(env: Environment, name: str) -> tuple[str, dict, Resilience]:
-    """Apache Iceberg's REST catalog server on a PostgreSQL of its own (database_failure stops
-    that one without touching a metastore), warehouse in the environment dir."""
+def _own_postgres(env: Environment, name: str) -> tuple[PostgresServer, str, str]:
+    """A PostgreSQL of the catalog's own (database_failure stops it without touching anything
+    else), with its database; (server, user, password)."""
     root = env.path / "iceberg" / name
     postgres = env.once(f"{name} postgres", lambda: env.start(
         PostgresServer(root / "postgres", name=f"{name}-postgres")))
     user, password = postgres.create_database(DATABASE)
-    server = IcebergRestServer(root, f"jdbc:postgresql://127.0.0.1:{postgres.port}/{DATABASE}",
-                               user, password, name=f"{name}-server", owner=name)
-    env.start(server)
-    bound = sorted({f"port {port}" for port in listening_ports({server.process.pid})})
-    resilience = Resilience(
+    return postgres, user, password
+
+
+def _resilience(env: Environment, postgres: PostgresServer, server) -> Resilience:
+    return Resilience(
         stop_database=lambda: postgres.stop(env.platform.grace_seconds),
         start_database=lambda: env.start(postgres),  # same data dir: roles and catalog kept
         terminate=server.stop, running=server.running,
         server_pid=lambda: server.process.pid if server.process else None)
-    return server.url, resilience, {
+
+
+def deploy_apache_rest(env: Environment, name: str) -> tuple[CatalogTarget, Resilience, dict]:
+    """Apache Iceberg's REST catalog server on a PostgreSQL of its own, warehouse in the
+    environment dir."""
+    root = env.path / "iceberg" / name
+    postgres, user, password = _own_postgres(env, name)
+    server = IcebergRestServer(root, f"jdbc:postgresql://127.0.0.1:{postgres.port}/{DATABASE}",
+                               user, password, name=f"{name}-server", owner=name)
+    env.start(server)
+    bound = sorted({f"port {port}" for port in listening_ports({server.process.pid})})
+    return CatalogTarget(name, server.url), _resilience(env, postgres, server), {
         "implementation": f"Apache Iceberg RESTCatalogServer {VERSION}",
         "database": f"postgresql 127.0.0.1:{postgres.port}/{DATABASE}",
         "warehouse": MetadataValue.path(str(server.warehouse)),
@@ -185,7 +215,30 @@ def deploy_apache_rest(env: Environment, name: str) -> tuple[str, dict, Resilien
         "rss_mb": server.rss_mb(), "postgres_rss_mb": postgres.rss_mb()}
 
 
-DEPLOY = {"apache_rest": deploy_apache_rest}
+def deploy_lakana(env: Environment, name: str) -> tuple[CatalogTarget, Resilience, dict]:
+    """lakana-server on a PostgreSQL of its own; its environment `testbed` is the prefix."""
+    postgres, user, password = _own_postgres(env, name)
+    server = LakanaServer(env.path / "iceberg" / name, f"postgresql+psycopg://{user}:{password}"
+                          f"@127.0.0.1:{postgres.port}/{DATABASE}", name=f"{name}-server",
+                          owner=name)
+    env.start(server)
+    # Its tables may live only under bronze, silver or gold: the review works beneath bronze.
+    target = CatalogTarget(name, server.url, token=server.token, prefix=LAKANA_ENVIRONMENT,
+                           parent=("bronze",))
+    return target, _resilience(env, postgres, server), {
+        "implementation": f"lakana-server {LAKANA_VERSION} (PyPI)",
+        "database": f"postgresql 127.0.0.1:{postgres.port}/{DATABASE}",
+        "warehouse": MetadataValue.path(str(server.warehouse)),
+        "prefix": LAKANA_ENVIRONMENT,
+        "ready_seconds": round(server.process.ready_seconds, 3),
+        "rss_mb": server.rss_mb(), "postgres_rss_mb": postgres.rss_mb()}
+
+
+DEPLOY = {"apache_rest": deploy_apache_rest, "lakana": deploy_lakana}
+IMPLEMENTATIONS = {
+    "apache_rest": f"Apache Iceberg RESTCatalogServer {VERSION}, a JDBC catalog on its own "
+                   f"PostgreSQL",
+    "lakana": f"lakana-server {LAKANA_VERSION} from PyPI, FastAPI on its own PostgreSQL"}
 
 
 def spark_clients(env: Environment, owner: str, versions: list[str], work: Path) -> MoreClients:
@@ -220,7 +273,8 @@ def _external(name: str, config: CatalogSettings) -> CatalogTarget:
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"iceberg/{name}/catalog: catalog_url {url!r} is not an http(s) URL; "
                           f"give the catalog's base URL, e.g. http://127.0.0.1:8181")
-    target = CatalogTarget(name, url.rstrip("/"), config.token, config.warehouse)
+    target = CatalogTarget(name, url.rstrip("/"), config.token, config.warehouse,
+                           prefix=config.prefix, parent=tuple(config.parent_namespace))
     try:
         httpx.get(f"{target.url}/v1/config", headers=target.headers(), timeout=10)
     except httpx.HTTPError as exc:
@@ -232,8 +286,8 @@ def _external(name: str, config: CatalogSettings) -> CatalogTarget:
 def catalog_asset(name: str):
     @asset(key=catalog_key(name), group_name="iceberg", kinds={"iceberg"},
            description=f"The Iceberg REST catalog under review as {name}: deployed by Testbed "
-                       f"(Apache Iceberg RESTCatalogServer {VERSION}, JDBC catalog on its own "
-                       f"PostgreSQL) and ready on GET /v1/config, or a catalog_url of yours.")
+                       f"({IMPLEMENTATIONS[name]}) and ready on GET /v1/config, or a catalog_url "
+                       f"of yours.")
     def catalog(context: AssetExecutionContext, config: CatalogSettings,
                 testbed: TestbedEnvironment) -> MaterializeResult:
         resilience = None
@@ -242,8 +296,9 @@ def catalog_asset(name: str):
             metadata = {"implementation": "external (not deployed by Testbed)"}
         else:
             env = testbed.environment
-            url, resilience, metadata = DEPLOY[name](env, name)
-            target = CatalogTarget(name, url, warehouse=config.warehouse)
+            target, resilience, metadata = DEPLOY[name](env, name)
+            if config.warehouse:
+                target = replace(target, warehouse=config.warehouse)
         testbed.remember(target_slot(name), (target, config, resilience))
         return MaterializeResult(metadata={"url": MetadataValue.url(target.url),
                                            "gate": config.gate, **metadata})
@@ -274,8 +329,9 @@ def review_asset(name: str):
             fuzz=(lambda t, prefix: fuzz_catalog(
                 t, work / "fuzz", config.fuzz_seconds, read_only=resilience is None,
                 prefix=prefix)) if config.fuzz_seconds else None,
-            bench=(lambda t, prefix: measure(t, prefix, rounds=config.bench_rounds,
-                                             connections=(100,)))
+            bench=(lambda t, prefix, separator: measure(
+                t, prefix, rounds=config.bench_rounds, connections=(config.bench_connections,),
+                deadline_s=BENCH_DEADLINE_S, separator=separator))
             if config.bench_rounds else None)
         seconds = round(time.monotonic() - started, 3)
         rows = testbed.remember_default(VERDICTS, dict)

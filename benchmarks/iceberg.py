@@ -14,7 +14,6 @@ from pathlib import Path
 
 from assets.iceberg import CATALOGS, DEPLOY
 from resources.iceberg_bench import measure
-from resources.iceberg_review import CatalogTarget
 from resources.platforms.environment import Environment
 from resources.platforms.registry import make_platform
 from resources.processes import rss_bytes
@@ -39,7 +38,7 @@ def main() -> None:
     try:
         for name in CATALOGS:
             began = time.perf_counter()
-            url, _, meta = DEPLOY[name](env, name)
+            target, _, _ = DEPLOY[name](env, name)
             ready = time.perf_counter() - began
             pids = [s.process.pid for s in env.services.values()
                     if s.owner == name and s.process is not None and s.process.pid]
@@ -47,8 +46,8 @@ def main() -> None:
             stop, seen = threading.Event(), []
             sampler = threading.Thread(target=peak_rss, args=(pids, stop, seen), daemon=True)
             sampler.start()
-            figures = measure(CatalogTarget(name, url), rounds=args.rounds,
-                              connections=connections, deadline_s=120.0)
+            figures = measure(target, target.prefix or "", rounds=args.rounds,
+                              connections=connections, deadline_s=30.0)
             stop.set()
             sampler.join()
             results[name] = {"ready_s": round(ready, 2), "idle_rss_mb": round(idle, 1),

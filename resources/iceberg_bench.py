@@ -10,6 +10,7 @@ import asyncio
 import statistics
 import time
 from dataclasses import dataclass, field
+from urllib.parse import quote, unquote
 
 import httpx
 
@@ -70,40 +71,49 @@ def _serial(http: httpx.Client, name: str, count: int, request) -> Figures:
 
 async def _concurrent(target: CatalogTarget, path: str, connections: int,
                       deadline_s: float) -> Figures:
-    """`connections` clients at once, one request each over its own connection."""
+    """`connections` clients at once, one request each over its own connection; a request not
+    answered by the deadline is an error (and its connection is dropped, not waited for)."""
     figures = Figures(f"concurrent_{connections}")
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=0)
-    async with httpx.AsyncClient(base_url=target.url, headers=target.headers(), limits=limits,
-                                 timeout=deadline_s) as http:
-        async def one() -> None:
-            began = time.perf_counter()
-            try:
-                ok = (await http.get(path)).status_code < 400
-            except httpx.HTTPError:
-                ok = False
-            figures.latencies_ms.append((time.perf_counter() - began) * 1000)
-            figures.errors += 0 if ok else 1
+    http = httpx.AsyncClient(base_url=target.url, headers=target.headers(), limits=limits,
+                             timeout=deadline_s)
+    started = time.perf_counter()
 
-        started = time.perf_counter()
-        tasks = [asyncio.create_task(one()) for _ in range(connections)]
-        done, pending = await asyncio.wait(tasks, timeout=deadline_s)
-        for task in pending:
-            task.cancel()
+    async def one() -> None:
+        began = time.perf_counter()
+        try:
+            answer = await asyncio.wait_for(http.get(path), deadline_s - (began - started))
+            ok = answer.status_code < 400
+        except (httpx.HTTPError, asyncio.TimeoutError):
+            ok = False
+        if ok:
+            figures.latencies_ms.append((time.perf_counter() - began) * 1000)
+        figures.errors += 0 if ok else 1
+
+    try:
+        await asyncio.gather(*(one() for _ in range(connections)))
+    finally:
         figures.seconds = time.perf_counter() - started
         figures.requests = connections
-        figures.errors += len(pending)
+        try:
+            await asyncio.wait_for(http.aclose(), 5)
+        except asyncio.TimeoutError:
+            pass
     return figures
 
 
 def measure(target: CatalogTarget, prefix: str = "", rounds: int = 200,
-            connections: tuple[int, ...] = (100,), deadline_s: float = 60.0) -> dict[str, float]:
+            connections: tuple[int, ...] = (100,), deadline_s: float = 60.0,
+            separator: str = "%1F") -> dict[str, float]:
     """Every figure, flat (`<measure>/<figure>`), as asset metadata and benchmark rows take it."""
     base = f"/v1/{prefix}/" if prefix else "/v1/"
-    namespace = new_namespace()
+    name = new_namespace()
+    path = [*target.parent, name]
+    namespace = quote(unquote(separator).join(path), safe="")
     out: dict[str, float] = {}
     with httpx.Client(base_url=target.url, headers=target.headers(), timeout=10) as http:
         try:
-            http.post(f"{base}namespaces", json={"namespace": [namespace]}).raise_for_status()
+            http.post(f"{base}namespaces", json={"namespace": path}).raise_for_status()
             health = _health_path(target, http)
             runs = [
                 _serial(http, "health", rounds, lambda h, i: h.get(health)),
@@ -120,5 +130,5 @@ def measure(target: CatalogTarget, prefix: str = "", rounds: int = 200,
                 figures = asyncio.run(_concurrent(target, f"{base}namespaces", n, deadline_s))
                 out.update(figures.summary())
         finally:
-            remove_namespaces(target, [namespace], prefix)
+            remove_namespaces(target, [name], prefix, separator)
     return out

@@ -79,15 +79,13 @@ def spark_scenarios(version: str, target: CatalogTarget, namespace: str, work: P
             "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2",
             "spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
             "spark.local.dir": str(work / "tmp")}
-    if target.token:
-        conf["spark.sql.catalog.rest.token"] = target.token
-    if target.warehouse:
-        conf["spark.sql.catalog.rest.warehouse"] = target.warehouse
+    for key, value in target.client_properties().items():
+        conf[f"spark.sql.catalog.rest.{key}"] = value
     home = spark_home(version)
     argv = [str(home / "bin" / "spark-submit"), "--master", "local[1]", "--driver-memory", "768m",
             "--jars", str(jar), *[a for key, value in conf.items() for a in ("--conf",
                                                                            f"{key}={value}")],
-            str(JOB), namespace, "trips", json.dumps(PYICEBERG_ROWS)]
+            str(JOB), ".".join((*target.parent, namespace)), "trips", json.dumps(PYICEBERG_ROWS)]
     jh = java_home()
     variables = child_env({"JAVA_HOME": str(jh), "SPARK_HOME": str(home),
                            "PATH": f"{jh / 'bin'}:/usr/local/bin:/usr/bin:/bin",
@@ -136,10 +134,9 @@ def _pyiceberg_reads_spark(client: str, target: CatalogTarget, namespace: str,
     started = time.perf_counter()
     name = f"spark_{minor_digits(version)}"
     try:
-        properties = {"uri": target.url, **({"token": target.token} if target.token else {}),
-                      **({"warehouse": target.warehouse} if target.warehouse else {})}
+        properties = {"uri": target.url, **target.client_properties()}
         rows = RestCatalog(f"{target.name}-read", **properties).load_table(
-            (namespace, name)).scan().to_arrow().sort_by("id")
+            (*target.parent, namespace, name)).scan().to_arrow().sort_by("id")
         got = [list(r.values()) for r in rows.to_pylist()]
         passed = got == SPARK_ROWS
         detail = (f"PyIceberg reads the {len(got)} rows Spark wrote" if passed else

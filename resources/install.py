@@ -20,6 +20,8 @@ from resources.services.debezium import VERSION as DEBEZIUM_VERSION
 from resources.services.iceberg_rest import POM as ICEBERG_REST_POM
 from resources.services.iceberg_rest import VERSION as ICEBERG_REST_VERSION
 from resources.services.kafka import VERSION as KAFKA_VERSION
+from resources.services.lakana import PACKAGES as LAKANA_PACKAGES
+from resources.services.lakana import venv_dir as lakana_venv_dir
 from resources.services.objectstore import MODULE as VERSITYGW_MODULE
 from resources.services.objectstore import VERSION as VERSITYGW_VERSION
 from resources.services.objectstore import versitygw_binary
@@ -234,6 +236,28 @@ def install_iceberg_spark(version: str) -> Path:
     return jar
 
 
+def install_lakana() -> Path:
+    """lakana-server, the second catalog of the Iceberg review, in a venv of its own (its FastAPI
+    and pydantic-settings stay out of the orchestrator's environment)."""
+    venv = lakana_venv_dir()
+    stamp = venv / ".installed"
+    want = " ".join(LAKANA_PACKAGES)
+    if stamp.exists() and stamp.read_text() == want:
+        return venv
+    started = time.monotonic()
+    shutil.rmtree(venv, ignore_errors=True)
+    done = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise InstallError(f"creating the lakana venv {venv} failed:\n{done.stderr[-800:]}")
+    done = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
+                           *LAKANA_PACKAGES], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise InstallError(f"pip install {want} failed:\n{done.stderr.strip()[-1500:]}")
+    stamp.write_text(want)
+    print(f"setup: lakana-server in {venv} ({time.monotonic() - started:.0f}s)", flush=True)
+    return venv
+
+
 def main() -> None:
     catalog = load_catalog(catalog_file())
     try:
@@ -246,6 +270,7 @@ def main() -> None:
         install_debezium()
         install_kafka()
         install_iceberg_rest()
+        install_lakana()
     except InstallError as exc:
         sys.exit(f"setup: {exc}")
     print(f"setup: ready ({', '.join(f'{s.name} {s.version}' for s in catalog.releases)}; "

@@ -301,7 +301,7 @@ def _outcomes(requests) -> str:
 
 def event_stream(review: CatalogReview) -> Verdict:
     """Where the catalog offers change events, they include the namespaces the review created."""
-    if review.endpoints is not None and not any("/events" in e for e in review.endpoints):
+    if not any("/events" in e for e in review.endpoints or []):
         return not_supported(review.catalog, "it advertises no change-event endpoint (the Iceberg "
                                              "REST spec 1.11.0 defines none)")
     answer = review.events

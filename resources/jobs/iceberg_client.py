@@ -1,6 +1,6 @@
 """Spark as an Iceberg REST catalog client, for the readiness review (seed 004 US2).
 
-Usage: iceberg_client.py <namespace> <pyiceberg table> <expected rows as JSON>
+Usage: iceberg_client.py <namespace, dotted> <pyiceberg table> <expected rows as JSON>
 
 Runs under a release's spark-submit (local mode) with that release's iceberg-spark-runtime and the
 catalog configured as `rest`. Each scenario prints one line `SCENARIO {"name", "passed", "detail",
@@ -14,6 +14,14 @@ import sys
 import time
 
 from pyspark.sql import SparkSession
+
+
+def _reason(exc: Exception) -> str:
+    """The Java exception's own message when py4j wraps one ("An error occurred while calling
+    o36.sql" says nothing)."""
+    java = getattr(exc, "java_exception", None)
+    text = str(java) if java is not None else str(exc)
+    return (text.strip().splitlines() or [""])[0][:400]
 
 
 def main() -> None:
@@ -33,7 +41,7 @@ def main() -> None:
             try:
                 detail, passed = body(), True
             except Exception as exc:  # the scenario's result, not the script's end
-                detail, passed = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}", False
+                detail, passed = f"{type(exc).__name__}: {_reason(exc)}", False
         if not passed:
             failed.add(name)
         print("SCENARIO " + json.dumps({"name": name, "passed": passed, "detail": detail,
@@ -42,9 +50,10 @@ def main() -> None:
 
     def namespaces() -> str:
         spark.sql(f"CREATE NAMESPACE {own_ns}")
-        listed = [r[0] for r in spark.sql("SHOW NAMESPACES IN rest").collect()]
-        if own_ns.split(".", 1)[1] not in listed:
-            raise AssertionError(f"{own_ns} not in SHOW NAMESPACES: {listed}")
+        parent, leaf = own_ns.rsplit(".", 1)
+        listed = [r[0] for r in spark.sql(f"SHOW NAMESPACES IN {parent}").collect()]
+        if not any(name.split(".")[-1].strip("`") == leaf for name in listed):
+            raise AssertionError(f"{own_ns} not in SHOW NAMESPACES IN {parent}: {listed}")
         spark.sql(f"DROP NAMESPACE {own_ns}")
         return "create, show, drop"
 

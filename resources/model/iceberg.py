@@ -171,6 +171,7 @@ class CatalogReview:
     catalog: str  # the target's name, e.g. "apache_rest"
     url: str
     prefix: str = ""  # the path prefix the server's config gives ("" for none)
+    separator: str = "%1F"  # joins namespace levels in a path (config namespace-separator)
     endpoints: list[str] | None = None  # advertised by /v1/config; None: not advertised at all
     exchanges: dict[str, list[Exchange]] = field(default_factory=dict)  # criterion -> exchanges
     error_probes: list[ErrorProbe] = field(default_factory=list)

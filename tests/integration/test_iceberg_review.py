@@ -17,7 +17,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from assets.iceberg import CRITERIA, deploy_apache_rest
+from assets.iceberg import (
+    CRITERIA,
+    READINESS,
+    TEARDOWN,
+    catalog_key,
+    deploy_apache_rest,
+    review_key,
+)
 from pipelines.definitions import defs
 from resources.iceberg_review import CatalogTarget, Resilience, contract, review_catalog
 from resources.platforms.environment import Environment
@@ -206,7 +213,7 @@ def other_environment(state_root):
     platform = make_platform("local", str(state_root), 90.0, 10.0)
     env = Environment.create(platform, "iceberg-other")
     try:
-        url, _, _ = deploy_apache_rest(env, "apache_rest")
+        url = deploy_apache_rest(env, "apache_rest")[0].url
         httpx.post(f"{url}/v1/namespaces", json={"namespace": ["theirs"]}).raise_for_status()
         yield env, url
     finally:
@@ -243,6 +250,8 @@ def test_a_gated_run_pointed_at_another_environments_catalog_deploys_nothing(
         s.process.pid for s in other.services.values() if s.process and s.process.pid))
     result = run_ephemeral(
         defs.resolve_job_def("iceberg_readiness"), raise_on_error=False,
+        asset_selection=[catalog_key("apache_rest"), review_key("apache_rest"), READINESS,
+                         TEARDOWN],  # one catalog pointed at theirs; lakana is not needed here
         run_config={"resources": {"testbed": {"config": {"state_dir": str(state_dir),
                                                          "report_dir": str(tmp_path)}}},
                     "ops": {"iceberg__apache_rest__catalog": {
