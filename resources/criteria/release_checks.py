@@ -134,9 +134,10 @@ def _nested(a: str, b: str) -> bool:
 
 
 def _overlapping_prefixes(facts: list[Facts]) -> list[tuple[Facts, Facts]]:
-    """Pairs of releases whose event-log prefixes are the same or one inside the other."""
+    """Pairs of releases whose event-log prefixes are the same or one inside the other (a release
+    with none, "", writes no event logs: it overlaps nothing)."""
     return [(a, b) for i, a in enumerate(facts) for b in facts[i + 1:]
-            if _nested(a.event_log_dir, b.event_log_dir)]
+            if a.event_log_dir and b.event_log_dir and _nested(a.event_log_dir, b.event_log_dir)]
 
 
 def history_config_problems(facts: list[Facts]) -> list[str]:

@@ -98,15 +98,26 @@ def check(objects: list[dict], namespace: str) -> dict[str, Verdict]:
     """Every static coexistence verdict for the releases rendered into one namespace."""
     releases = sorted({k8s.instance(o) for o in objects if k8s.instance(o)})
     facts = [k8s.release_facts(objects, release, namespace) for release in releases]
+    # Metastores and event logs are Spark's; another chart's release (an Iceberg catalog) has
+    # neither, and writes no event logs that could overlap a Spark release's.
+    spark = [f for f in facts if _is_spark(objects, f.release)]
+    others = [f.model_copy(update={"event_log_dir": "", "history_log_dir": ""})
+              for f in facts if f not in spark]
     return {
         "objects_distinct": objects_distinct(objects, namespace),
         "cluster_scoped_owned": cluster_scoped_owned(objects),
         "references_distinct": references_distinct(objects),
         "selectors_distinct": selectors_distinct(objects),
-        "services_isolated": release_checks.services_isolated(facts),
-        "metastore_isolated": metastores_distinct(facts),
-        "history_isolated": history_prefixes_distinct(facts),
+        "services_isolated": release_checks.services_isolated(spark + others),
+        "metastore_isolated": metastores_distinct(spark),
+        "history_isolated": history_prefixes_distinct(spark),
     }
+
+
+def _is_spark(objects: list[dict], release: str) -> bool:
+    """Rendered by a spark-* chart (app.kubernetes.io/name is the chart's name)."""
+    return any(k8s.labels(o).get("app.kubernetes.io/name", "").startswith("spark")
+               for o in objects if k8s.instance(o) == release)
 
 
 def problems(verdicts: dict[str, Verdict]) -> list[str]:

@@ -22,7 +22,11 @@ data:
     while read -r path sha1; do
       [ -n "$path" ] || continue
       file="/opt/testbed/jars/$(basename "$path")"
-      wget -q -T 60 -O "$file.part" "$repository/$path"
+      if command -v wget >/dev/null; then  # the Spark images have wget, the Iceberg one curl
+        wget -q -T 60 -O "$file.part" "$repository/$path"
+      else
+        curl -fsS --max-time 60 -o "$file.part" "$repository/$path"
+      fi
       echo "$sha1  $file.part" | sha1sum -c -
       mv "$file.part" "$file"
     done < /opt/testbed/jars-list/jars.txt

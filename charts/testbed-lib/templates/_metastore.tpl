@@ -6,20 +6,27 @@
 {{- printf "jdbc:postgresql://%s:5432/%s" (include "testbed-lib.componentName" (list . "postgresql")) .Values.metastore.database -}}
 {{- end -}}
 
-{{/*
-The metastore database password: generated once per install and kept across upgrades (lookup
-returns the live Secret on a cluster, nothing when rendered offline).
-*/}}
 {{- define "testbed-lib.metastoreSecret" -}}
-{{- $name := include "testbed-lib.componentName" (list . "metastore-db") -}}
-{{- $existing := lookup "v1" "Secret" .Release.Namespace $name -}}
+{{ include "testbed-lib.databaseSecret" (list . "metastore-db" .Values.metastore.user) }}
+{{- end -}}
+
+{{/*
+A database's credentials, as Secret <release>-<component>; call as (list . component user). The
+password is generated once per install and kept across upgrades (lookup returns the live Secret on
+a cluster, nothing when rendered offline).
+*/}}
+{{- define "testbed-lib.databaseSecret" -}}
+{{- $ctx := index . 0 -}}
+{{- $component := index . 1 -}}
+{{- $name := include "testbed-lib.componentName" (list $ctx $component) -}}
+{{- $existing := lookup "v1" "Secret" $ctx.Release.Namespace $name -}}
 apiVersion: v1
 kind: Secret
 metadata:
-  {{- include "testbed-lib.metadata" (list . "metastore-db") | nindent 2 }}
+  {{- include "testbed-lib.metadata" (list $ctx $component) | nindent 2 }}
 type: Opaque
 data:
-  username: {{ .Values.metastore.user | b64enc | quote }}
+  username: {{ index . 2 | b64enc | quote }}
   {{- if and $existing $existing.data }}
   password: {{ index $existing.data "password" | quote }}
   {{- else }}
@@ -29,15 +36,26 @@ data:
 
 {{/* One PostgreSQL per release: its metastore database shares no server with another release. */}}
 {{- define "testbed-lib.postgresql" -}}
-{{- $name := include "testbed-lib.componentName" (list . "postgresql") -}}
-{{- $secret := include "testbed-lib.componentName" (list . "metastore-db") -}}
+{{ include "testbed-lib.postgresqlFor" (list . .Values.metastore "metastore-db") }}
+{{- end -}}
+
+{{/*
+A PostgreSQL of the release's own, as StatefulSet and Service <release>-postgresql; call as
+(list . $db secretComponent), $db with database and postgresql.{image,storage,resources}, the
+credentials in Secret <release>-<secretComponent> (testbed-lib.databaseSecret).
+*/}}
+{{- define "testbed-lib.postgresqlFor" -}}
+{{- $ctx := index . 0 -}}
+{{- $db := index . 1 -}}
+{{- $name := include "testbed-lib.componentName" (list $ctx "postgresql") -}}
+{{- $secret := include "testbed-lib.componentName" (list $ctx (index . 2)) -}}
 apiVersion: v1
 kind: Service
 metadata:
-  {{- include "testbed-lib.metadata" (list . "postgresql") | nindent 2 }}
+  {{- include "testbed-lib.metadata" (list $ctx "postgresql") | nindent 2 }}
 spec:
   selector:
-    {{- include "testbed-lib.selectorLabels" (list . "postgresql") | nindent 4 }}
+    {{- include "testbed-lib.selectorLabels" (list $ctx "postgresql") | nindent 4 }}
   ports:
     - name: postgresql
       port: 5432
@@ -46,17 +64,17 @@ spec:
 apiVersion: apps/v1
 kind: StatefulSet
 metadata:
-  {{- include "testbed-lib.metadata" (list . "postgresql") | nindent 2 }}
+  {{- include "testbed-lib.metadata" (list $ctx "postgresql") | nindent 2 }}
 spec:
   serviceName: {{ $name }}
   replicas: 1
   selector:
     matchLabels:
-      {{- include "testbed-lib.selectorLabels" (list . "postgresql") | nindent 6 }}
+      {{- include "testbed-lib.selectorLabels" (list $ctx "postgresql") | nindent 6 }}
   template:
     metadata:
       labels:
-        {{- include "testbed-lib.labels" (list . "postgresql") | nindent 8 }}
+        {{- include "testbed-lib.labels" (list $ctx "postgresql") | nindent 8 }}
     spec:
       automountServiceAccountToken: false
       securityContext:
@@ -68,11 +86,11 @@ spec:
           type: RuntimeDefault
       containers:
         - name: postgresql
-          image: {{ printf "%s:%s" .Values.metastore.postgresql.image.repository .Values.metastore.postgresql.image.tag | quote }}
-          imagePullPolicy: {{ .Values.image.pullPolicy }}
+          image: {{ printf "%s:%s" $db.postgresql.image.repository $db.postgresql.image.tag | quote }}
+          imagePullPolicy: {{ $ctx.Values.image.pullPolicy }}
           env:
             - name: POSTGRES_DB
-              value: {{ .Values.metastore.database | quote }}
+              value: {{ $db.database | quote }}
             - name: POSTGRES_USER
               valueFrom:
                 secretKeyRef: {name: {{ $secret }}, key: username}
@@ -95,8 +113,8 @@ spec:
             periodSeconds: 15
             failureThreshold: 4
           resources:
-            {{- toYaml .Values.metastore.postgresql.resources | nindent 12 }}
-          {{- include "testbed-lib.containerSecurity" . | nindent 10 }}
+            {{- toYaml $db.postgresql.resources | nindent 12 }}
+          {{- include "testbed-lib.containerSecurity" $ctx | nindent 10 }}
           volumeMounts:
             - name: data
               mountPath: /var/lib/postgresql/data
@@ -109,15 +127,15 @@ spec:
     - metadata:
         name: data
         labels:
-          {{- include "testbed-lib.selectorLabels" (list . "postgresql") | nindent 10 }}
+          {{- include "testbed-lib.selectorLabels" (list $ctx "postgresql") | nindent 10 }}
       spec:
         accessModes: ["ReadWriteOnce"]
-        {{- with .Values.metastore.postgresql.storage.storageClassName }}
+        {{- with $db.postgresql.storage.storageClassName }}
         storageClassName: {{ . }}
         {{- end }}
         resources:
           requests:
-            storage: {{ .Values.metastore.postgresql.storage.size }}
+            storage: {{ $db.postgresql.storage.size }}
 {{- end -}}
 
 {{/*
