@@ -10,8 +10,6 @@ reports each criterion as an asset check judged by a pure function
 written as JSON and JUnit XML next to the run.
 """
 
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -52,6 +50,7 @@ from resources.model.ledger import ProcessHandle
 from resources.model.openapi import OpenApiContract
 from resources.model.verdict import Verdict
 from resources.platforms.environment import Environment
+from resources.platforms.local import stop_job
 from resources.processes import MARKER, listening_ports
 from resources.services.iceberg_rest import VERSION, IcebergRestServer
 from resources.services.lakana import ENVIRONMENT as LAKANA_ENVIRONMENT
@@ -245,16 +244,13 @@ def spark_clients(env: Environment, owner: str, versions: list[str], work: Path)
     """Every Spark release as a client, two at a time (2 cores), each job in the ledger."""
 
     def record(process: subprocess.Popen, log: Path) -> None:
-        def stop(grace: float) -> str:
-            if process.poll() is not None:
-                return "already gone"
-            os.killpg(process.pid, signal.SIGKILL)  # a local-mode driver: nothing to drain
-            process.wait()
-            return "stopped"
-
+        try:
+            created = psutil.Process(process.pid).create_time()
+        except psutil.NoSuchProcess:  # exited at once: nothing left to find by pid
+            created = time.time()
         env.record(ProcessHandle(name=f"{owner}-{log.stem}", owner=owner, pid=process.pid,
-                                 create_time=psutil.Process(process.pid).create_time(),
-                                 log_file=str(log)), stop)
+                                 create_time=created, log_file=str(log)),
+                   lambda grace: stop_job(process))  # a local-mode driver: nothing to drain
 
     def run(target: CatalogTarget, namespace: str, created: list[str]):
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="spark-client") as pool:
@@ -328,7 +324,7 @@ def review_asset(name: str):
             more_clients=spark_clients(env, name, versions, work) if config.spark else None,
             fuzz=(lambda t, prefix: fuzz_catalog(
                 t, work / "fuzz", config.fuzz_seconds, read_only=resilience is None,
-                prefix=prefix)) if config.fuzz_seconds else None,
+                prefix=prefix, env={MARKER: str(env.path)})) if config.fuzz_seconds else None,
             bench=(lambda t, prefix, separator: measure(
                 t, prefix, rounds=config.bench_rounds, connections=(config.bench_connections,),
                 deadline_s=BENCH_DEADLINE_S, separator=separator))
@@ -344,6 +340,8 @@ def review_asset(name: str):
                 message=verdict.message, severity=severity.value)
             results.append(to_result(verdict, testbed, asset_key=key, check_name=criterion,
                                      severity=severity, context=context))
+        for problem in found.left_behind + found.step_errors:
+            context.log.warning(f"{name}: {problem}")
         # The table so far: a gated finding stops the run before iceberg/readiness runs.
         write_readiness(context, testbed)
         exchanges = [e for group in found.exchanges.values() for e in group]
@@ -355,6 +353,9 @@ def review_asset(name: str):
             "findings": sum(1 for r in rows.values() if r.catalog == name
                             and r.outcome == "finding"),
             "namespaces_created": ", ".join(found.created_namespaces),
+            # What the review could not drop, and optional steps that failed to run: said here.
+            "namespaces_left": ", ".join(found.left_behind) or "none",
+            "step_errors": "; ".join(found.step_errors) or "none",
             **found.figures})
         yield from results
 

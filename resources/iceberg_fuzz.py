@@ -10,6 +10,7 @@ does not list the methods a server must refuse). On a catalog Testbed did not de
 HEAD are fuzzed: generated writes could touch namespaces that are not the review's.
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -64,7 +65,9 @@ def _dropped(parameter) -> bool:
 
 
 def fuzz_catalog(target: CatalogTarget, work: Path, max_seconds: float, read_only: bool,
-                 prefix: str = "", seed: int = SEED) -> FuzzRun:
+                 prefix: str = "", seed: int = SEED, env: dict[str, str] | None = None) -> FuzzRun:
+    """env: extra variables for the fuzzer's process (the environment's marker, so a reaper finds
+    it should this run be killed; it also ends by itself after max_seconds)."""
     methods = READ_ONLY if read_only else tuple(sorted(set(OPERATIONS.values())))
     run = FuzzRun(seed=seed, max_seconds=max_seconds, methods=methods)
     work.mkdir(parents=True, exist_ok=True)
@@ -84,7 +87,7 @@ def fuzz_catalog(target: CatalogTarget, work: Path, max_seconds: float, read_onl
     started = time.monotonic()
     try:
         done = subprocess.run(argv, capture_output=True, text=True, cwd=work,
-                              timeout=max_seconds + 120)
+                              timeout=max_seconds + 120, env={**os.environ, **(env or {})})
     except subprocess.TimeoutExpired:
         run.error = f"schemathesis did not finish within {max_seconds + 120:.0f}s"
         return run
@@ -94,7 +97,10 @@ def fuzz_catalog(target: CatalogTarget, work: Path, max_seconds: float, read_onl
         run.error = (f"schemathesis exited {done.returncode} without a report: "
                      f"{(done.stderr or done.stdout).strip()[-600:]}")
         return run
-    run.operations, run.findings = parse_junit(report.read_text())
+    try:
+        run.operations, run.findings = parse_junit(report.read_text())
+    except ET.ParseError as exc:
+        run.error = f"schemathesis wrote a report that does not parse: {exc}"
     return run
 
 

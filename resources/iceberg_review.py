@@ -16,10 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote, unquote
 
 import httpx
 
+from resources.criteria.iceberg_checks import LIVENESS, READINESS
 from resources.model.iceberg import (
     CatalogReview,
     ClientScenario,
@@ -32,8 +34,9 @@ from resources.model.iceberg import (
 )
 from resources.model.openapi import OpenApiContract
 
+T = TypeVar("T")
 SPEC_FILE = Path(__file__).resolve().parent / "iceberg" / "iceberg-rest-catalog-open-api-1.11.0.yaml"
-HEALTH_PATHS = ("/health", "/healthz", "/livez", "/ready", "/readyz")
+HEALTH_PATHS = LIVENESS + READINESS  # what health_endpoints judges
 CLIENT_TIMEOUT_S = 60.0  # a client scenario suite against a hung server gives up after this
 
 # The operations each contract criterion needs (a server that does not advertise one of them does
@@ -165,7 +168,8 @@ class RestCatalogClient:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 parsed = None
             exchange = Exchange(label, method, path, response.status_code, parsed,
-                                "" if parsed is not None else response.text[:2000],
+                                # whole: a /metrics page is long, and a cut one does not parse
+                                "" if parsed is not None else response.text[:2_000_000],
                                 kind.split(";")[0], round(time.perf_counter() - started, 4), sent)
         return self.review.add(criterion, exchange) if criterion else exchange
 
@@ -222,42 +226,62 @@ def review_catalog(target: CatalogTarget, run_clients: bool = True,
         if run_clients:
             py_namespace = _create_namespace(client, None)
             review.created_namespaces.append(f"{py_namespace}_ns")  # PyIceberg's own, if left
-            review.clients = _with_timeout((clients or pyiceberg_scenarios), target, py_namespace)
+            review.clients = with_timeout((clients or pyiceberg_scenarios), target, py_namespace)
             if more_clients is not None:
-                review.clients += more_clients(target, py_namespace, review.created_namespaces)
+                review.clients += _step(review, "Spark clients", lambda: more_clients(
+                    target, py_namespace, review.created_namespaces), [
+                    ClientScenario("spark", "client suite", False, "the Spark clients failed "
+                                   "to run (see step_errors)")])
             _scan_planning(client, py_namespace)
         _transactions(client, main)
         _errors(client, main, tables)
         if fuzz is not None:
-            review.fuzz = fuzz(target, review.prefix)
+            review.fuzz = _step(review, "fuzzing", lambda: fuzz(target, review.prefix), None)
         _counts(client)
         _events(client)
         _health(client)
         if bench is not None:  # while it still runs as deployed
-            review.figures = bench(target, review.prefix, review.separator)
+            review.figures = _step(review, "load figures", lambda: bench(
+                target, review.prefix, review.separator), {})
         if resilience is not None:
             review.outage = _database_failure(client, main, tables, resilience)
         reached = True
     finally:
-        remove_namespaces(target, review.created_namespaces, review.prefix, review.separator)
-        client.close()
+        try:
+            review.left_behind = remove_namespaces(target, review.created_namespaces,
+                                                   review.prefix, review.separator)
+        except httpx.HTTPError as exc:
+            review.left_behind = [f"{', '.join(review.created_namespaces)}: {exc}"]
+        finally:
+            client.close()
     if reached and resilience is not None:  # last: the server does not survive it
         review.shutdown = _graceful_shutdown(target, review, resilience)
     return review
+
+
+def _step(review: CatalogReview, what: str, run: Callable[[], T], failed: T) -> T:
+    """An optional step (clients, fuzzing, figures): its failure to run is recorded and the
+    review goes on; what it would have judged is reported as not evaluated."""
+    try:
+        return run()
+    except Exception as exc:
+        review.step_errors.append(f"{what}: {type(exc).__name__}: {exc}"[:400])
+        return failed
 
 
 def _config(client: RestCatalogClient) -> None:
     query = {"warehouse": client.target.warehouse} if client.target.warehouse else None
     exchange = client.op("config_contract", "getConfig", query=query)
     if exchange.status == 200 and isinstance(exchange.body, dict):
-        overrides = exchange.body.get("overrides") or {}
-        defaults = exchange.body.get("defaults") or {}
+        overrides, defaults = (value if isinstance(value, dict) else {} for value in (
+            exchange.body.get("overrides"), exchange.body.get("defaults")))
         client.review.prefix = str(overrides.get("prefix") or defaults.get("prefix")
                                    or client.target.prefix or "")
         client.review.separator = str(overrides.get("namespace-separator")
                                       or defaults.get("namespace-separator") or "%1F")
         endpoints = exchange.body.get("endpoints")
-        client.review.endpoints = list(endpoints) if isinstance(endpoints, list) else None
+        client.review.endpoints = [e for e in endpoints if isinstance(e, str)] \
+            if isinstance(endpoints, list) else None
 
 
 def _create_namespace(client: RestCatalogClient, criterion: str | None) -> str:
@@ -420,17 +444,21 @@ def _counts(client: RestCatalogClient) -> None:
     """What the catalog holds now (top-level namespaces, their tables), and its /metrics at the
     same moment: metrics_exposed compares the two."""
     listed = client.op(None, "listNamespaces", sent="count")
-    names = [ns for ns in ((listed.body or {}).get("namespaces") or [])
-             if isinstance(listed.body, dict)]
-    counts = {"namespaces": len(names)}
-    if len(names) <= 200:  # top-level namespaces only: what a namespace listing shows
+    body = listed.body if isinstance(listed.body, dict) else {}
+    names = [ns for ns in body.get("namespaces") or [] if isinstance(ns, list) and ns]
+    counts: dict[str, int] = {}
+    # Only a complete, answered listing is something a metric can be held to.
+    if listed.status == 200 and not body.get("next-page-token") and len(names) <= 50:
+        counts["namespaces"] = len(names)
         tables = 0
-        for namespace in names:
-            answer = client.op(None, "listTables", sent="count",
-                               raw_namespace=str(namespace[0]))
-            body = answer.body if isinstance(answer.body, dict) else {}
-            tables += len(body.get("identifiers") or [])
-        counts["tables"] = tables
+        for namespace in names:  # top-level namespaces only: what a namespace listing shows
+            answer = client.op(None, "listTables", sent="count", raw_namespace=str(namespace[0]))
+            found = answer.body if isinstance(answer.body, dict) else {}
+            if answer.status != 200 or found.get("next-page-token"):
+                break
+            tables += len(found.get("identifiers") or [])
+        else:
+            counts["tables"] = tables
     client.review.entity_counts = counts
     client.review.metrics = client.call(None, "GET /metrics", "GET", "/metrics")
 
@@ -541,8 +569,9 @@ def _graceful_shutdown(target: CatalogTarget, review: CatalogReview,
                                sorted(requests, key=lambda r: r.started))
 
 
-def _with_timeout(run: Callable[[CatalogTarget, str], list[ClientScenario]],
-                  target: CatalogTarget, namespace: str) -> list[ClientScenario]:
+def with_timeout(run: Callable[[CatalogTarget, str], list[ClientScenario]],
+                 target: CatalogTarget, namespace: str,
+                 client: str = "pyiceberg") -> list[ClientScenario]:
     """Clients have no timeouts of their own: a hung server must not hang the review."""
     found: list[list[ClientScenario]] = []
     failed: list[BaseException] = []
@@ -560,7 +589,7 @@ def _with_timeout(run: Callable[[CatalogTarget, str], list[ClientScenario]],
         return found[0]
     reason = (f"{type(failed[0]).__name__}: {failed[0]}" if failed
               else f"no answer within {CLIENT_TIMEOUT_S:.0f}s")
-    return [ClientScenario("clients", "client suite", False, reason[:400])]
+    return [ClientScenario(client, "client suite", False, reason[:400])]
 
 
 def remove_namespaces(target: CatalogTarget, names: list[str], prefix: str = "",
@@ -576,10 +605,12 @@ def remove_namespaces(target: CatalogTarget, names: list[str], prefix: str = "",
             for kind, list_op, drop_op, key in (("views", "listViews", "dropView", "view"),
                                                 ("tables", "listTables", "dropTable", "table")):
                 listed = client.op(None, list_op, namespace=name)
-                for ident in ((listed.body or {}).get("identifiers") or []
-                              if isinstance(listed.body, dict) else []):
-                    client.op(None, drop_op, namespace=name, query={"purgeRequested": "true"}
-                              if kind == "tables" else None, **{key: ident["name"]})
+                body = listed.body if isinstance(listed.body, dict) else {}
+                for ident in body.get("identifiers") or []:
+                    if isinstance(ident, dict) and isinstance(ident.get("name"), str):
+                        client.op(None, drop_op, namespace=name,
+                                  query={"purgeRequested": "true"} if kind == "tables" else None,
+                                  **{key: ident["name"]})
             dropped = client.op(None, "dropNamespace", namespace=name)
             if dropped.status not in (204, 200, 404):
                 left.append(f"{name}: drop answered {dropped.answer()}")

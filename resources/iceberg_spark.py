@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from resources.iceberg_review import CatalogTarget
+from resources.iceberg_review import CatalogTarget, with_timeout
 from resources.model.errors import ConfigError
 from resources.model.iceberg import ClientScenario
 from resources.processes import child_env, tail, with_default_signals
@@ -114,7 +114,9 @@ def spark_scenarios(version: str, target: CatalogTarget, namespace: str, work: P
                                         f"{why}: {tail(log, 12)[-600:]}",
                                         round(time.monotonic() - started, 2)))
         return scenarios
-    scenarios.append(_pyiceberg_reads_spark(client, target, namespace, version))
+    # PyIceberg has no timeout of its own: bounded from outside, like the review's scenarios.
+    scenarios += with_timeout(lambda t, ns: [_pyiceberg_reads_spark(client, t, ns, version)],
+                              target, namespace, client=client)
     return scenarios
 
 
@@ -122,8 +124,12 @@ def _scenario_lines(log: Path) -> list[dict]:
     found = []
     for line in log.read_text(errors="replace").splitlines():
         match = re.match(r"SCENARIO (\{.*\})$", line)
-        if match:
-            found.append(json.loads(match.group(1)))
+        try:
+            scenario = json.loads(match.group(1)) if match else None
+        except json.JSONDecodeError:  # a line cut short by a killed driver
+            continue
+        if isinstance(scenario, dict) and {"name", "passed", "detail", "seconds"} <= set(scenario):
+            found.append(scenario)
     return found
 
 

@@ -182,6 +182,8 @@ class CatalogReview:
     # What the review made and saw that a metric must agree with: "namespaces" -> count listed.
     entity_counts: dict[str, int] = field(default_factory=dict)
     created_namespaces: list[str] = field(default_factory=list)
+    left_behind: list[str] = field(default_factory=list)  # review namespaces it could not drop
+    step_errors: list[str] = field(default_factory=list)  # optional steps that failed to run
     # Resilience, on a catalog Testbed deployed (it controls the process and the database);
     # `resilience_unavailable` says why not otherwise.
     outage: DatabaseOutage | None = None

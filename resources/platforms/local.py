@@ -293,12 +293,12 @@ class LocalPlatform(Platform):
         env.record(ProcessHandle(name=f"{spec.name}-{job}", owner=spec.name, pid=process.pid,
                                  create_time=psutil.Process(process.pid).create_time(),
                                  log_file=str(log)),
-                   lambda grace: _stop_job(process))
+                   lambda grace: stop_job(process))
         try:
             returncode = process.wait(timeout=timeout)
             error = tail(err, 40)
         except subprocess.TimeoutExpired:
-            _stop_job(process)
+            stop_job(process)
             returncode = process.wait()
             error = f"timed out after {timeout:.0f}s\n{tail(err, 40)}"
         archive.keep(returncode == 0)
@@ -363,8 +363,9 @@ def _alive(handle: ProcessHandle) -> list[str]:
     return [f"process {handle.name} (pid {handle.pid}{ports})"]
 
 
-def _stop_job(process: subprocess.Popen) -> str:
-    """Drivers first at teardown: a client-mode driver outlives its master otherwise."""
+def stop_job(process: subprocess.Popen) -> str:
+    """A job started in a session of its own (spark-submit), killed with its group. Drivers go
+    first at teardown: a client-mode driver outlives its master otherwise."""
     if process.poll() is not None:
         return "already gone"
     os.killpg(process.pid, 9)

@@ -387,3 +387,22 @@ def test_the_fuzzed_spec_has_no_prefix_segment_and_no_idempotency_key():
                 names = [p.get("name") or p.get("$ref", "") for p in op.get("parameters", [])]
                 assert not any("dempotency" in n for n in names), names  # ... used nowhere
     assert prepared_spec("cat")["paths"].get("/v1/cat/namespaces")
+
+
+def test_a_success_status_the_spec_does_not_declare_is_a_finding():
+    found = review(namespace_crud_contract=[ex("dropNamespace", 200, {}, sent="empty")])
+    verdict = checks.contract_conforms(found, "namespace_crud_contract", contract())
+    assert "dropNamespace DELETE /v1/namespaces/{namespace} (empty) answered 200, which the spec " \
+           "does not declare for dropNamespace (it declares 204)" in verdict.message
+
+
+def test_no_evidence_is_never_a_pass():
+    empty_load = _shutdown()  # no request reached the server before SIGTERM
+    assert checks.outcome(checks.graceful_shutdown(empty_load)) == "not evaluated"
+    nothing_fuzzed = review()
+    nothing_fuzzed.fuzz = FuzzRun(seed=1, max_seconds=5, methods=("GET",), operations=0)
+    assert checks.outcome(checks.fuzzed_contract(nothing_fuzzed)) == "not evaluated"
+    uncounted = _metrics(METRICS % 3)
+    uncounted.entity_counts = {}  # the catalog's own listing failed
+    verdict = checks.metrics_exposed(uncounted)
+    assert not verdict.passed and "entity counts could not be compared" in verdict.message
