@@ -17,9 +17,9 @@ from tests.conftest import LeakWatch, run_ephemeral
 
 # The long profile (fuzz 30 s, 100 requests per load figure) is the job's default; a test needs
 # every criterion evaluated, not the time spent.
-SHORT = {"fuzz_seconds": 5, "bench_rounds": 20}
+SHORT = {"fuzz_seconds": 3, "bench_rounds": 20}
 # Spark as a client runs the same code against either catalog: once (on apache_rest) is enough.
-LAKANA = {"fuzz_seconds": 3, "bench_rounds": 10, "spark": False}
+LAKANA = {"fuzz_seconds": 2, "bench_rounds": 10, "spark": False}
 
 
 def _run(state_dir, report_dir=None, catalog: dict | None = None, only: str | None = None):
@@ -69,7 +69,8 @@ def test_the_review_deploys_reviews_writes_its_table_and_leaves_nothing(state_di
     assert rows[("health_endpoints", "apache_rest")] == "finding"
     assert rows[("event_stream", "apache_rest")] == "not supported"
     assert rows[("pyiceberg_compatible", "lakana")] == "pass"  # beneath bronze, its rule
-    assert rows[("table_crud_contract", "lakana")] == "pass"
+    assert "renameTable POST /v1/testbed/tables/rename (trips -> trips_renamed) answered 200, " \
+           "which the spec does not declare" in lakana["table_crud_contract"].description
     assert rows[("view_crud_contract", "lakana")] == "not supported"  # no endpoints list
     assert "/readyz 503" in lakana["health_endpoints"].description
     suites = {s.name: s for s in JUnitXml.fromfile(str(tmp_path / "iceberg-readiness.xml"))}

@@ -156,7 +156,7 @@ def misbehaving():
     resilience = Resilience(
         stop_database=lambda: database(True), start_database=lambda: database(False),
         terminate=lambda grace: server.shutdown(), running=thread.is_alive,
-        server_pid=lambda: 1, grace_s=1.5, answer_budget_s=1.0, recovery_timeout_s=5.0,
+        server_pid=lambda: 1, grace_s=1.0, answer_budget_s=0.5, recovery_timeout_s=5.0,
         load_threads=2)
     yield f"http://127.0.0.1:{server.server_address[1]}", resilience
     server.shutdown()
@@ -170,7 +170,7 @@ def _verdicts(found) -> dict:
 def test_a_misbehaving_catalog_fails_the_matching_criteria_and_the_review_stays_bounded(misbehaving):
     url, resilience = misbehaving
     started = time.monotonic()
-    found = review_catalog(CatalogTarget("double", url, timeout=1.5), run_clients=False,
+    found = review_catalog(CatalogTarget("double", url, timeout=1.0), run_clients=False,
                            resilience=resilience)
     took = time.monotonic() - started
     verdicts = _verdicts(found)
@@ -196,7 +196,7 @@ def test_a_misbehaving_catalog_fails_the_matching_criteria_and_the_review_stays_
     assert not verdicts["pyiceberg_compatible"].evaluated
     outage = verdicts["database_failure"]  # its database calls hang instead of failing fast
     assert re.search(r"listNamespaces GET /v1/namespaces \(database stopped\): no answer: "
-                     r"ReadTimeout: timed out \(a hang: want a 5xx within 1s\)",
+                     r"ReadTimeout: timed out \(a hang: want a 5xx within 0.5s\)",
                      outage.message), outage.message
     shutdown = verdicts["graceful_shutdown"]  # the listener stays open: new requests hang
     assert re.search(r"\d+ requests after SIGTERM were not refused cleanly \(\d+ timeout",
