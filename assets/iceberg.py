@@ -35,14 +35,10 @@ from assets.common import to_result
 from resources.criteria import iceberg_checks
 from resources.environment import Slot, TestbedEnvironment
 from resources.iceberg_bench import measure
+from resources.iceberg_client import CatalogTarget, contract
 from resources.iceberg_fuzz import fuzz_catalog
-from resources.iceberg_review import (
-    CatalogTarget,
-    MoreClients,
-    Resilience,
-    contract,
-    review_catalog,
-)
+from resources.iceberg_resilience import Resilience
+from resources.iceberg_review import MoreClients, review_catalog
 from resources.iceberg_spark import spark_scenarios
 from resources.model.errors import ConfigError
 from resources.model.iceberg import CatalogReview, ReadinessReport, ReadinessRow

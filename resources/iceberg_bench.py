@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote
 import httpx
 
 from resources.criteria.iceberg_checks import LIVENESS
-from resources.iceberg_review import (
+from resources.iceberg_client import (
     TABLE_SCHEMA,
     CatalogTarget,
     new_namespace,

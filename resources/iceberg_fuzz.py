@@ -20,7 +20,7 @@ from xml.etree import ElementTree as ET
 
 import yaml
 
-from resources.iceberg_review import SPEC_FILE, CatalogTarget
+from resources.iceberg_client import SPEC_FILE, CatalogTarget
 from resources.model.iceberg import FuzzFinding, FuzzRun
 from resources.model.openapi import normalise_nullable
 

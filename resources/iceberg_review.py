@@ -1,196 +1,37 @@
-"""The Iceberg REST catalog review's client: drives a catalog through every operation a criterion
-needs, over HTTP, and records each request and answer (resources/model/iceberg.py) for the pure
-criteria in resources/criteria/iceberg_checks.py. It judges nothing itself.
-
-Everything it creates lives in namespaces named `testbed_<8 hex>`, created by this review and
-dropped at its end (tables and views first): that is all it ever deletes, so it can point at a
-catalog someone else runs. Every request has a timeout; a dead or hanging server gives an
-exchange with no answer, never a hung review.
+"""The Iceberg REST catalog review: drives a catalog through every criterion (contract, errors,
+clients, health, metrics, events, load figures, resilience) and returns what it answered, as a
+CatalogReview (resources/model/iceberg.py). It judges nothing itself: the criteria in
+resources/criteria/iceberg_checks.py do. What it creates it drops again at its end.
 """
 
-import json
-import secrets
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import TypeVar
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import httpx
 
 from resources.criteria.iceberg_checks import LIVENESS, READINESS
+from resources.iceberg_client import (
+    TABLE_SCHEMA,
+    CatalogTarget,
+    RestCatalogClient,
+    new_namespace,
+    remove_namespaces,
+    with_timeout,
+)
+from resources.iceberg_pyiceberg import pyiceberg_scenarios
+from resources.iceberg_resilience import Resilience, database_failure, graceful_shutdown
 from resources.model.iceberg import (
     CatalogReview,
     ClientScenario,
-    DatabaseOutage,
     ErrorProbe,
     Exchange,
     FuzzRun,
-    LoadRequest,
-    ShutdownObservation,
 )
-from resources.model.openapi import OpenApiContract
 
 T = TypeVar("T")
-SPEC_FILE = Path(__file__).resolve().parent / "iceberg" / "iceberg-rest-catalog-open-api-1.11.0.yaml"
 HEALTH_PATHS = LIVENESS + READINESS  # what health_endpoints judges
-CLIENT_TIMEOUT_S = 60.0  # a client scenario suite against a hung server gives up after this
-
-# The operations each contract criterion needs (a server that does not advertise one of them does
-# not support the criterion). The HEAD "exists" operations came later to the spec: they are
-# exercised where advertised and are never what makes a criterion unsupported.
-OPERATIONS = {
-    "config_contract": ("getConfig",),
-    "namespace_crud_contract": ("createNamespace", "listNamespaces", "loadNamespaceMetadata",
-                                "updateProperties", "dropNamespace"),
-    "table_crud_contract": ("createTable", "listTables", "loadTable", "updateTable",
-                            "renameTable", "dropTable"),
-    "view_crud_contract": ("createView", "listViews", "loadView", "replaceView", "dropView"),
-    "scan_planning_contract": ("planTableScan",),
-    "multi_table_transaction_contract": ("commitTransaction", "loadTable"),
-}
-# What a server that sends no `endpoints` list supports: the default set of Iceberg's own Java
-# client (RESTSessionCatalog), namespaces and tables without HEAD; views and planning are opt-in.
-DEFAULT_OPERATIONS = frozenset({
-    "getConfig", "listNamespaces", "loadNamespaceMetadata", "createNamespace", "updateProperties",
-    "dropNamespace", "listTables", "loadTable", "createTable", "updateTable", "dropTable",
-    "renameTable", "registerTable", "reportMetrics", "commitTransaction"})
-TABLE_SCHEMA = {"type": "struct", "schema-id": 0, "fields": [
-    {"id": 1, "name": "id", "type": "long", "required": True},
-    {"id": 2, "name": "name", "type": "string", "required": False}]}
-
-
-@cache
-def contract() -> OpenApiContract:
-    """The vendored Iceberg REST OpenAPI document, `nullable` normalised (loaded once)."""
-    return OpenApiContract.load(SPEC_FILE)
-
-
-@dataclass(frozen=True)
-class CatalogTarget:
-    name: str  # the catalog's name in the review ("apache_rest", "external")
-    url: str  # base URL; /v1/config is under it
-    token: str | None = None
-    warehouse: str | None = None
-    timeout: float = 10.0
-    prefix: str | None = None  # the path prefix when /v1/config does not give one
-    # Where the review's namespaces go: a catalog that keeps tables under fixed top-level
-    # namespaces (Lakana: bronze, silver, gold) gets testbed_<8 hex> beneath one of them.
-    parent: tuple[str, ...] = ()
-
-    def client_properties(self) -> dict[str, str]:
-        """What a client (PyIceberg, Spark's REST catalog) needs beyond the URI."""
-        found = {"token": self.token, "warehouse": self.warehouse, "prefix": self.prefix}
-        return {key: value for key, value in found.items() if value}
-
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
-
-
-@dataclass(frozen=True)
-class Resilience:
-    """Control over a catalog Testbed deployed: its database and its process. The review stops
-    and starts the database (database_failure), then stops the server (graceful_shutdown)."""
-
-    stop_database: Callable[[], None]
-    start_database: Callable[[], None]
-    terminate: Callable[[float], None]  # our own stop: SIGTERM, wait the grace, then SIGKILL
-    running: Callable[[], bool]
-    server_pid: Callable[[], int | None]
-    grace_s: float = 10.0
-    answer_budget_s: float = 5.0  # while the database is down, answers come within this
-    recovery_timeout_s: float = 60.0
-    load_threads: int = 4
-
-
-def new_namespace() -> str:
-    return f"testbed_{secrets.token_hex(4)}"
-
-
-class RestCatalogClient:
-    """Calls a catalog's REST API and records every exchange in the review."""
-
-    def __init__(self, target: CatalogTarget, review: CatalogReview):
-        self.target = target
-        self.review = review
-        self.http = httpx.Client(base_url=target.url.rstrip("/"), headers=target.headers(),
-                                 timeout=target.timeout)
-
-    def close(self) -> None:
-        self.http.close()
-
-    def ns_path(self, name: str) -> list[str]:
-        """A namespace of the review as the API names it: the parent's levels, then name."""
-        return [*self.target.parent, name]
-
-    def ns_param(self, name: str) -> str:
-        """The {namespace} path parameter: levels joined by the server's separator (0x1F unless
-        its config says otherwise)."""
-        return unquote(self.review.separator).join(self.ns_path(name))
-
-    def path(self, operation_id: str, **params: str) -> str:
-        if "namespace" in params:  # a name of the review's, under the target's parent
-            params["namespace"] = self.ns_param(params["namespace"])
-        if "raw_namespace" in params:  # a path as listed by the server
-            params["namespace"] = params.pop("raw_namespace")
-        template = contract().operation(operation_id).path
-        if self.review.prefix:
-            template = template.replace("{prefix}", quote(self.review.prefix, safe=""))
-        else:
-            template = template.replace("/{prefix}", "")
-        for key, value in params.items():
-            template = template.replace("{" + key.replace("_", "-") + "}", quote(value, safe=""))
-        return template
-
-    def op(self, criterion: str | None, operation_id: str, sent: str = "", body=None,
-           content: bytes | None = None, query: dict | None = None, **params: str) -> Exchange:
-        method = contract().operation(operation_id).method
-        return self.call(criterion, operation_id, method, self.path(operation_id, **params),
-                         sent=sent, body=body, content=content, query=query)
-
-    def call(self, criterion: str | None, label: str, method: str, path: str, sent: str = "",
-             body=None, content: bytes | None = None, query: dict | None = None) -> Exchange:
-        started = time.perf_counter()
-        headers = {"Content-Type": "application/json"} if content is not None else None
-        try:
-            response = self.http.request(method, path, json=body, content=content, params=query,
-                                         headers=headers)
-        except httpx.HTTPError as exc:
-            exchange = Exchange(label, method, path, None, seconds=time.perf_counter() - started,
-                                sent=sent, error=f"{type(exc).__name__}: {exc}"[:300])
-        else:
-            kind = response.headers.get("content-type", "")
-            try:
-                parsed = response.json() if response.content else None
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                parsed = None
-            exchange = Exchange(label, method, path, response.status_code, parsed,
-                                # whole: a /metrics page is long, and a cut one does not parse
-                                "" if parsed is not None else response.text[:2_000_000],
-                                kind.split(";")[0], round(time.perf_counter() - started, 4), sent)
-        return self.review.add(criterion, exchange) if criterion else exchange
-
-    # --- what a criterion needs ------------------------------------------------------------------
-
-    def advertised(self, operation_id: str) -> bool:
-        if self.review.endpoints is None:  # no list: what Iceberg's clients then assume
-            return operation_id in DEFAULT_OPERATIONS
-        return contract().operation(operation_id).endpoint in self.review.endpoints
-
-    def supported(self, criterion: str) -> bool:
-        missing = [contract().operation(op).endpoint for op in OPERATIONS[criterion]
-                   if not self.advertised(op)]
-        if missing and self.review.endpoints is None:
-            self.review.unsupported[criterion] = (
-                f"its /v1/config lists no endpoints, and {', '.join(missing)} is not in the "
-                f"default set Iceberg clients then assume")
-        elif missing:
-            self.review.unsupported[criterion] = (
-                f"the server does not advertise {', '.join(missing)} in /v1/config endpoints")
-        return not missing
 
 
 # Runs other clients (Spark releases) in a namespace where PyIceberg wrote `trips`; appends any
@@ -244,7 +85,7 @@ def review_catalog(target: CatalogTarget, run_clients: bool = True,
             review.figures = _step(review, "load figures", lambda: bench(
                 target, review.prefix, review.separator), {})
         if resilience is not None:
-            review.outage = _database_failure(client, main, tables, resilience)
+            review.outage = database_failure(client, main, tables, resilience)
         reached = True
     finally:
         try:
@@ -255,7 +96,7 @@ def review_catalog(target: CatalogTarget, run_clients: bool = True,
         finally:
             client.close()
     if reached and resilience is not None:  # last: the server does not survive it
-        review.shutdown = _graceful_shutdown(target, review, resilience)
+        review.shutdown = graceful_shutdown(target, review, resilience)
     return review
 
 
@@ -480,239 +321,3 @@ def _events(client: RestCatalogClient) -> None:
 def _health(client: RestCatalogClient) -> None:
     client.review.health = {path: client.call(None, f"GET {path}", "GET", path)
                             for path in HEALTH_PATHS}
-
-
-def _database_failure(client: RestCatalogClient, namespace: str, tables: list[str],
-                      resilience: Resilience) -> DatabaseOutage:
-    """Stop the database: every request must fail fast (5xx within the budget), none may hang.
-    Start it again: the same server process must answer 200 again by itself."""
-    outage = DatabaseOutage(budget_s=resilience.answer_budget_s,
-                            recovery_timeout_s=resilience.recovery_timeout_s)
-    pid = resilience.server_pid()
-    resilience.stop_database()
-    try:
-        requests = [("listNamespaces", {}), ("loadNamespaceMetadata", {"namespace": namespace})]
-        if tables:
-            requests.append(("loadTable", {"namespace": namespace, "table": tables[0]}))
-        for operation, params in requests:
-            outage.during.append(client.op(None, operation, sent="database stopped", **params))
-        name = new_namespace()
-        client.review.created_namespaces.append(name)  # should it get through after all
-        outage.during.append(client.op(None, "createNamespace", sent="database stopped",
-                                       body={"namespace": client.ns_path(name)}))
-    finally:
-        resilience.start_database()
-    began = time.monotonic()
-    while time.monotonic() - began < resilience.recovery_timeout_s:
-        if client.op(None, "listNamespaces", sent="database back").status == 200:
-            outage.recovered_after_s = round(time.monotonic() - began, 3)
-            break
-        time.sleep(0.5)
-    outage.server_restarted = resilience.server_pid() != pid
-    return outage
-
-
-def _graceful_shutdown(target: CatalogTarget, review: CatalogReview,
-                       resilience: Resilience) -> ShutdownObservation:
-    """SIGTERM (our own stop) while threads keep listing namespaces; every request is timed and
-    classified, and the load goes on briefly after the process is gone."""
-    path = "/v1/" + (f"{quote(review.prefix, safe='')}/" if review.prefix else "") + "namespaces"
-    origin = time.perf_counter()
-    done = threading.Event()
-    requests: list[LoadRequest] = []
-    lock = threading.Lock()
-
-    def load() -> None:
-        with httpx.Client(base_url=target.url, headers=target.headers(),
-                          timeout=resilience.grace_s) as http:
-            while not done.is_set():
-                started = time.perf_counter() - origin
-                outcome, detail = "ok", ""
-                try:
-                    status = http.get(path).status_code
-                    if not 200 <= status < 300:
-                        outcome, detail = "status", str(status)
-                except httpx.ConnectError as exc:
-                    outcome, detail = "refused", type(exc).__name__
-                except httpx.TimeoutException as exc:
-                    outcome, detail = "timeout", type(exc).__name__
-                except httpx.HTTPError as exc:  # RemoteProtocolError, ReadError: broken mid-way
-                    outcome, detail = "reset", f"{type(exc).__name__}: {exc}"[:200]
-                with lock:
-                    requests.append(LoadRequest(round(started, 4),
-                                                round(time.perf_counter() - origin, 4),
-                                                outcome, detail))
-                if outcome == "refused":
-                    time.sleep(0.05)  # a closed port answers at once: do not spin
-
-    workers = [threading.Thread(target=load, daemon=True, name=f"load-{i}")
-               for i in range(resilience.load_threads)]
-    for worker in workers:
-        worker.start()
-    time.sleep(1.0)  # a steady load first
-    sigterm_at = time.perf_counter() - origin
-    stopper = threading.Thread(target=resilience.terminate, args=(resilience.grace_s,),
-                               daemon=True, name="terminate")
-    stopper.start()
-    exited = None
-    while time.perf_counter() - origin - sigterm_at < resilience.grace_s + 5:
-        if not resilience.running():
-            exited = round(time.perf_counter() - origin - sigterm_at, 3)
-            break
-        time.sleep(0.02)
-    time.sleep(0.5)  # new requests after the exit: refused cleanly?
-    done.set()
-    for worker in workers:
-        worker.join(resilience.grace_s + 1)
-    stopper.join(60)
-    return ShutdownObservation(resilience.grace_s, round(sigterm_at, 4), exited,
-                               sorted(requests, key=lambda r: r.started))
-
-
-def with_timeout(run: Callable[[CatalogTarget, str], list[ClientScenario]],
-                 target: CatalogTarget, namespace: str,
-                 client: str = "pyiceberg") -> list[ClientScenario]:
-    """Clients have no timeouts of their own: a hung server must not hang the review."""
-    found: list[list[ClientScenario]] = []
-    failed: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            found.append(run(target, namespace))
-        except BaseException as exc:  # reported as a scenario, not raised in a thread
-            failed.append(exc)
-
-    thread = threading.Thread(target=work, name=f"clients-{target.name}", daemon=True)
-    thread.start()
-    thread.join(CLIENT_TIMEOUT_S)
-    if found:
-        return found[0]
-    reason = (f"{type(failed[0]).__name__}: {failed[0]}" if failed
-              else f"no answer within {CLIENT_TIMEOUT_S:.0f}s")
-    return [ClientScenario(client, "client suite", False, reason[:400])]
-
-
-def remove_namespaces(target: CatalogTarget, names: list[str], prefix: str = "",
-                      separator: str = "%1F") -> list[str]:
-    """Drop the review's own namespaces with their views and tables; what could not be dropped
-    (left: `<namespace>: <why>`). Idempotent: a namespace already gone counts as dropped."""
-    review = CatalogReview(catalog=target.name, url=target.url, prefix=prefix,
-                           separator=separator)
-    client = RestCatalogClient(target, review)
-    left = []
-    try:
-        for name in names:
-            for kind, list_op, drop_op, key in (("views", "listViews", "dropView", "view"),
-                                                ("tables", "listTables", "dropTable", "table")):
-                listed = client.op(None, list_op, namespace=name)
-                body = listed.body if isinstance(listed.body, dict) else {}
-                for ident in body.get("identifiers") or []:
-                    if isinstance(ident, dict) and isinstance(ident.get("name"), str):
-                        client.op(None, drop_op, namespace=name,
-                                  query={"purgeRequested": "true"} if kind == "tables" else None,
-                                  **{key: ident["name"]})
-            dropped = client.op(None, "dropNamespace", namespace=name)
-            if dropped.status not in (204, 200, 404):
-                left.append(f"{name}: drop answered {dropped.answer()}")
-    finally:
-        client.close()
-    return left
-
-
-def pyiceberg_scenarios(target: CatalogTarget, namespace: str) -> list[ClientScenario]:
-    """PyIceberg against the catalog: namespace CRUD, create/load, append Arrow data, schema
-    evolution, snapshot history, time travel (seed 004 US2)."""
-    import pyarrow as pa
-    from pyiceberg import __version__
-    from pyiceberg.catalog.rest import RestCatalog
-    from pyiceberg.types import DoubleType
-
-    client = f"pyiceberg {__version__}"
-    results: list[ClientScenario] = []
-    state: dict = {}
-
-    def scenario(name: str, body: Callable[[], str]) -> None:
-        started = time.perf_counter()
-        try:
-            detail, passed = body(), True
-        except Exception as exc:
-            detail, passed = f"{type(exc).__name__}: {exc}"[:400], False
-        results.append(ClientScenario(client, name, passed, detail,
-                                      round(time.perf_counter() - started, 3)))
-
-    properties = {"uri": target.url, **target.client_properties()}
-    catalog = RestCatalog(target.name, **properties)
-    ns = (*target.parent, namespace)  # the review's namespace, under the target's parent
-    extra = (*target.parent, f"{namespace}_ns")
-
-    def namespaces() -> str:
-        catalog.create_namespace(extra, {"owner": "testbed"})
-        if extra not in catalog.list_namespaces(target.parent):
-            raise AssertionError(f"{'.'.join(extra)} is not listed after create_namespace")
-        catalog.update_namespace_properties(extra, updates={"testbed.step": "updated"})
-        got = catalog.load_namespace_properties(extra).get("testbed.step")
-        if got != "updated":
-            raise AssertionError(f"property testbed.step is {got!r} after the update")
-        catalog.drop_namespace(extra)
-        if extra in catalog.list_namespaces(target.parent):
-            raise AssertionError(f"{'.'.join(extra)} is still listed after drop_namespace")
-        return "create, list, update properties, drop"
-
-    first = pa.table({"id": pa.array([1, 2, 3], pa.int64()),
-                      "zone": pa.array(["JFK", "LGA", "EWR"], pa.string())})
-
-    def create() -> str:
-        state["table"] = catalog.create_table((*ns, "trips"), schema=first.schema)
-        loaded = catalog.load_table((*ns, "trips"))
-        return f"created and loaded {'.'.join(loaded.name())}"
-
-    def append() -> str:
-        table = catalog.load_table((*ns, "trips"))
-        table.append(first)
-        rows = table.scan().to_arrow()
-        if sorted(rows.column("id").to_pylist()) != [1, 2, 3]:
-            raise AssertionError(f"read back ids {rows.column('id').to_pylist()}, wrote [1, 2, 3]")
-        return "3 rows appended and read back"
-
-    def evolve() -> str:
-        table = catalog.load_table((*ns, "trips"))
-        with table.update_schema() as update:
-            update.add_column("tip", DoubleType())
-        table = catalog.load_table((*ns, "trips"))
-        second = pa.table({"id": pa.array([4, 5], pa.int64()),
-                           "zone": pa.array(["JFK", "JFK"], pa.string()),
-                           "tip": pa.array([2.5, 0.0], pa.float64())})
-        table.append(second)
-        rows = catalog.load_table((*ns, "trips")).scan().to_arrow()
-        tips = dict(zip(rows.column("id").to_pylist(), rows.column("tip").to_pylist()))
-        if tips != {1: None, 2: None, 3: None, 4: 2.5, 5: 0.0}:
-            raise AssertionError(f"after adding column tip the rows read {tips}")
-        return "column tip added; old rows read NULL, new rows their values"
-
-    def history() -> str:
-        table = catalog.load_table((*ns, "trips"))
-        snapshots = table.snapshots()
-        if len(snapshots) != 2 or len(table.history()) != 2:
-            raise AssertionError(f"{len(snapshots)} snapshots and {len(table.history())} history "
-                                 f"entries after two appends (want 2 and 2)")
-        state["first_snapshot"] = snapshots[0].snapshot_id
-        return f"2 snapshots: {[s.snapshot_id for s in snapshots]}"
-
-    def time_travel() -> str:
-        table = catalog.load_table((*ns, "trips"))
-        old = table.scan(snapshot_id=state["first_snapshot"]).to_arrow()
-        if sorted(old.column("id").to_pylist()) != [1, 2, 3]:
-            raise AssertionError(f"the first snapshot reads ids {old.column('id').to_pylist()}, "
-                                 f"want [1, 2, 3]")
-        return f"snapshot {state['first_snapshot']} reads the 3 rows of the first append"
-
-    for name, body in (("namespace CRUD", namespaces), ("create and load table", create),
-                       ("append Arrow data", append), ("schema evolution", evolve),
-                       ("snapshot history", history), ("time travel read", time_travel)):
-        if name != "namespace CRUD" and results and not results[-1].passed \
-                and results[-1].name != "namespace CRUD":
-            results.append(ClientScenario(client, name, False,
-                                          f"not run: {results[-1].name} failed first"))
-            continue
-        scenario(name, body)
-    return results

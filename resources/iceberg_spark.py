@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from resources.iceberg_review import CatalogTarget, with_timeout
+from resources.iceberg_client import CatalogTarget, with_timeout
 from resources.model.errors import ConfigError
 from resources.model.iceberg import ClientScenario
 from resources.processes import child_env, tail, with_default_signals

@@ -26,7 +26,9 @@ from assets.iceberg import (
     review_key,
 )
 from pipelines.definitions import defs
-from resources.iceberg_review import CatalogTarget, Resilience, contract, review_catalog
+from resources.iceberg_client import CatalogTarget, contract
+from resources.iceberg_resilience import Resilience
+from resources.iceberg_review import review_catalog
 from resources.platforms.environment import Environment
 from resources.platforms.registry import make_platform
 from tests.conftest import LeakWatch, run_ephemeral

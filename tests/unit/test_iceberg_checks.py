@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from resources.criteria import iceberg_checks as checks
+from resources.iceberg_client import OPERATIONS, SPEC_FILE, contract
 from resources.iceberg_fuzz import parse_junit, prepared_spec
-from resources.iceberg_review import OPERATIONS, SPEC_FILE, contract
 from resources.model.iceberg import (
     CatalogReview,
     ClientScenario,
