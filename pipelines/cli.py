@@ -9,6 +9,7 @@ simulated Kubernetes cluster (resources/k8s/simulated).
 """
 
 import argparse
+import shutil
 import signal
 import sys
 import textwrap
@@ -69,6 +70,18 @@ def asset_lines(materializations) -> list[str]:
             what = "materialized"
         lines.append(f"  {mat.asset_key.to_user_string():28} {what}")
     return lines
+
+
+def copy_asset_reports(materializations, directory: Path) -> list[Path]:
+    """Files an asset wrote as its report (metadata `json` and `junit` paths), copied into the
+    run's report dir beside report.json and junit.xml."""
+    copied = []
+    for mat in materializations:
+        for key in ("json", "junit"):
+            source = Path(str(getattr(mat.metadata.get(key), "value", "")))
+            if key in mat.metadata and source.is_file():
+                copied.append(Path(shutil.copy2(source, directory / source.name)))
+    return copied
 
 
 def teardown_lines(materializations) -> list[str]:
@@ -176,6 +189,8 @@ def run(job_name: str, keep_on_failure: bool, seed_config: dict | None = None,
             if report_dir else []
     materialized = [e.step_materialization_data.materialization
                     for e in result.get_asset_materialization_events()]
+    if report_dir:  # an asset's own report files (the Iceberg readiness table) go there too
+        written += copy_asset_reports(materialized, Path(report_dir))
     print("\n".join(["", "ASSETS", *asset_lines(materialized), ""]))
     table, failed = check_table(result.get_asset_check_evaluations())
     print(table)
