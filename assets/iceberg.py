@@ -46,8 +46,7 @@ from resources.model.ledger import ProcessHandle
 from resources.model.openapi import OpenApiContract
 from resources.model.verdict import Verdict
 from resources.platforms.environment import Environment
-from resources.platforms.local import stop_job
-from resources.processes import MARKER, listening_ports
+from resources.processes import MARKER, listening_ports, stop_job
 from resources.services.iceberg_rest import VERSION, IcebergRestServer
 from resources.services.lakana import ENVIRONMENT as LAKANA_ENVIRONMENT
 from resources.services.lakana import VERSION as LAKANA_VERSION

@@ -295,3 +295,12 @@ def listening_ports(pids: set[int]) -> dict[int, int]:
             found[conn.laddr.port] = conn.pid
     return found
 
+
+def stop_job(process: subprocess.Popen) -> str:
+    """A job started in a session of its own (spark-submit), killed with its group. Drivers go
+    first at teardown: a client-mode driver outlives its master otherwise."""
+    if process.poll() is not None:
+        return "already gone"
+    os.killpg(process.pid, 9)
+    process.wait()
+    return "stopped"

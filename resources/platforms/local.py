@@ -47,6 +47,7 @@ from resources.processes import (
     kill_recorded,
     listening_ports,
     marked,
+    stop_job,
     tail,
     with_default_signals,
 )
@@ -361,16 +362,6 @@ def _alive(handle: ProcessHandle) -> list[str]:
     held = listening_ports({handle.pid})
     ports = f", listening on {', '.join(map(str, sorted(held)))}" if held else ""
     return [f"process {handle.name} (pid {handle.pid}{ports})"]
-
-
-def stop_job(process: subprocess.Popen) -> str:
-    """A job started in a session of its own (spark-submit), killed with its group. Drivers go
-    first at teardown: a client-mode driver outlives its master otherwise."""
-    if process.poll() is not None:
-        return "already gone"
-    os.killpg(process.pid, 9)
-    process.wait()
-    return "stopped"
 
 
 def history_apps(history_url: str, environments: bool = False) -> list[HistoryApp]:
