@@ -258,7 +258,7 @@ def test_a_gated_run_pointed_at_another_environments_catalog_deploys_nothing(
                                                          "report_dir": str(tmp_path)}}},
                     "ops": {"iceberg__apache_rest__catalog": {
                         "config": {"catalog_url": url, "gate": True, "spark": False,
-                                   "fuzz_seconds": 4, "bench_rounds": 10}}}})
+                                   "fuzz_seconds": 2, "bench_rounds": 5}}}})
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert set(CRITERIA) <= set(evaluations)
     assert evaluations["table_crud_contract"].passed
