@@ -64,6 +64,13 @@ DATABASE = "iceberg_catalog"
 BENCH_DEADLINE_S = 15.0
 # What each criterion asks, and the pure function that judges the review's answers for it.
 Judge = Callable[[CatalogReview, OpenApiContract], Verdict]
+
+
+def _on_review(judge: Callable[[CatalogReview], Verdict]) -> Judge:
+    """A criterion judged on the review alone (not on the spec)."""
+    return lambda review, _contract: judge(review)
+
+
 CRITERIA: dict[str, tuple[str, Judge]] = {
     "config_contract": (
         "US1: GET /v1/config answers a CatalogConfig as the Iceberg REST spec 1.11.0 says.",
@@ -92,28 +99,28 @@ CRITERIA: dict[str, tuple[str, Judge]] = {
         iceberg_checks.error_responses),
     "health_endpoints": (
         "US3: a liveness and a readiness endpoint answer 200.",
-        lambda r, c: iceberg_checks.health_endpoints(r)),
+        _on_review(iceberg_checks.health_endpoints)),
     "metrics_exposed": (
         "US3: Prometheus /metrics with a request latency histogram, a DB pool gauge and entity "
         "counts that agree with what the catalog lists.",
-        lambda r, c: iceberg_checks.metrics_exposed(r)),
+        _on_review(iceberg_checks.metrics_exposed)),
     "event_stream": (
         "US3: where the catalog advertises a change-event endpoint, it lists the review's "
         "namespace changes (not supported otherwise).",
-        lambda r, c: iceberg_checks.event_stream(r)),
+        _on_review(iceberg_checks.event_stream)),
     "database_failure": (
         "US1 resilience: with the catalog's PostgreSQL stopped every request gets a 5xx within "
         "5 s (no hang); started again, the same server process answers 200 again.",
-        lambda r, c: iceberg_checks.database_failure(r)),
+        _on_review(iceberg_checks.database_failure)),
     "graceful_shutdown": (
         "US1 resilience: SIGTERM under a steady load: requests in flight complete, new ones are "
         "refused cleanly, no connection reset, exit within the grace period.",
-        lambda r, c: iceberg_checks.graceful_shutdown(r)),
+        _on_review(iceberg_checks.graceful_shutdown)),
     "fuzzed_contract": (
         "US1: property-based requests generated from the spec (schemathesis, seeded, bounded "
         "in time) for the namespace and table operations find no server error or answer "
         "outside the spec.",
-        lambda r, c: iceberg_checks.fuzzed_contract(r)),
+        _on_review(iceberg_checks.fuzzed_contract)),
     "spark_compatible": (
         "US2: each Spark release of the catalog (iceberg-spark-runtime 1.11.0) does namespaces, "
         "create, insert, select, time travel and the snapshots/history tables, reads the table "

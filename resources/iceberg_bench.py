@@ -10,7 +10,6 @@ import asyncio
 import statistics
 import time
 from dataclasses import dataclass, field
-from urllib.parse import quote, unquote
 
 import httpx
 
@@ -18,7 +17,9 @@ from resources.criteria.iceberg_checks import LIVENESS
 from resources.iceberg_client import (
     TABLE_SCHEMA,
     CatalogTarget,
+    namespace_param,
     new_namespace,
+    operation_path,
     remove_namespaces,
 )
 
@@ -111,28 +112,28 @@ def measure(target: CatalogTarget, prefix: str = "", rounds: int = 200,
             connections: tuple[int, ...] = (100,), deadline_s: float = 60.0,
             separator: str = "%1F") -> dict[str, float]:
     """Every figure, flat (`<measure>/<figure>`), as asset metadata and benchmark rows take it."""
-    base = f"/v1/{prefix}/" if prefix else "/v1/"
     name = new_namespace()
     path = [*target.parent, name]
-    namespace = quote(unquote(separator).join(path), safe="")
+    namespace = namespace_param(path, separator)
+    namespaces = operation_path("listNamespaces", prefix)  # also where one is created
+    tables = operation_path("createTable", prefix, namespace=namespace)
+    table = operation_path("loadTable", prefix, namespace=namespace, table="t0")
     out: dict[str, float] = {}
     with httpx.Client(base_url=target.url, headers=target.headers(), timeout=10) as http:
         try:
-            http.post(f"{base}namespaces", json={"namespace": path}).raise_for_status()
+            http.post(namespaces, json={"namespace": path}).raise_for_status()
             health = _health_path(target, http)
             runs = [
                 _serial(http, "health", rounds, lambda h, i: h.get(health)),
-                _serial(http, "list_namespaces", rounds, lambda h, i: h.get(f"{base}namespaces")),
+                _serial(http, "list_namespaces", rounds, lambda h, i: h.get(namespaces)),
                 _serial(http, "create_table", max(1, rounds // 4), lambda h, i: h.post(
-                    f"{base}namespaces/{namespace}/tables",
-                    json={"name": f"t{i}", "schema": TABLE_SCHEMA})),
-                _serial(http, "load_table", rounds,
-                        lambda h, i: h.get(f"{base}namespaces/{namespace}/tables/t0")),
+                    tables, json={"name": f"t{i}", "schema": TABLE_SCHEMA})),
+                _serial(http, "load_table", rounds, lambda h, i: h.get(table)),
             ]
             for figures in runs:
                 out.update(figures.summary())
             for n in connections:
-                figures = asyncio.run(_concurrent(target, f"{base}namespaces", n, deadline_s))
+                figures = asyncio.run(_concurrent(target, namespaces, n, deadline_s))
                 out.update(figures.summary())
         finally:
             remove_namespaces(target, [name], prefix, separator)

@@ -81,6 +81,27 @@ class CatalogTarget:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
 
+def with_prefix(template: str, prefix: str) -> str:
+    """A spec path with the catalog's {prefix} filled in, or its segment dropped when the catalog
+    has none."""
+    return (template.replace("{prefix}", quote(prefix, safe="")) if prefix
+            else template.replace("/{prefix}", ""))
+
+
+def namespace_param(levels: list[str], separator: str) -> str:
+    """The {namespace} path parameter: the levels joined by the server's separator (its config's
+    namespace-separator; 0x1F unless it says otherwise)."""
+    return unquote(separator).join(levels)
+
+
+def operation_path(operation_id: str, prefix: str = "", **params: str) -> str:
+    """The path of a spec operation on a catalog: prefix filled in, parameters quoted."""
+    path = with_prefix(contract().operation(operation_id).path, prefix)
+    for key, value in params.items():
+        path = path.replace("{" + key.replace("_", "-") + "}", quote(value, safe=""))
+    return path
+
+
 def new_namespace() -> str:
     return f"testbed_{secrets.token_hex(4)}"
 
@@ -102,23 +123,14 @@ class RestCatalogClient:
         return [*self.target.parent, name]
 
     def ns_param(self, name: str) -> str:
-        """The {namespace} path parameter: levels joined by the server's separator (0x1F unless
-        its config says otherwise)."""
-        return unquote(self.review.separator).join(self.ns_path(name))
+        return namespace_param(self.ns_path(name), self.review.separator)
 
     def path(self, operation_id: str, **params: str) -> str:
         if "namespace" in params:  # a name of the review's, under the target's parent
             params["namespace"] = self.ns_param(params["namespace"])
         if "raw_namespace" in params:  # a path as listed by the server
             params["namespace"] = params.pop("raw_namespace")
-        template = contract().operation(operation_id).path
-        if self.review.prefix:
-            template = template.replace("{prefix}", quote(self.review.prefix, safe=""))
-        else:
-            template = template.replace("/{prefix}", "")
-        for key, value in params.items():
-            template = template.replace("{" + key.replace("_", "-") + "}", quote(value, safe=""))
-        return template
+        return operation_path(operation_id, self.review.prefix, **params)
 
     def op(self, criterion: str | None, operation_id: str, sent: str = "", body=None,
            content: bytes | None = None, query: dict | None = None, **params: str) -> Exchange:

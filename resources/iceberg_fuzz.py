@@ -20,7 +20,7 @@ from xml.etree import ElementTree as ET
 
 import yaml
 
-from resources.iceberg_client import SPEC_FILE, CatalogTarget
+from resources.iceberg_client import SPEC_FILE, CatalogTarget, with_prefix
 from resources.model.iceberg import FuzzFinding, FuzzRun
 from resources.model.openapi import normalise_nullable
 
@@ -42,7 +42,7 @@ def prepared_spec(prefix: str = "") -> dict:
     document.pop("servers", None)
     paths = {}
     for path, item in document["paths"].items():
-        path = path.replace("{prefix}", prefix) if prefix else path.replace("/{prefix}", "")
+        path = with_prefix(path, prefix)
         item.pop("parameters", None) if _only_prefix(item.get("parameters")) else None
         for op in item.values():
             if isinstance(op, dict) and "parameters" in op:

@@ -11,12 +11,18 @@ from resources.model.iceberg import (
 )
 
 
+def rest_catalog(target: CatalogTarget, name: str | None = None):
+    """PyIceberg's client of the catalog, with what the target needs beyond the URI."""
+    from pyiceberg.catalog.rest import RestCatalog
+
+    return RestCatalog(name or target.name, uri=target.url, **target.client_properties())
+
+
 def pyiceberg_scenarios(target: CatalogTarget, namespace: str) -> list[ClientScenario]:
     """PyIceberg against the catalog: namespace CRUD, create/load, append Arrow data, schema
     evolution, snapshot history, time travel (seed 004 US2)."""
     import pyarrow as pa
     from pyiceberg import __version__
-    from pyiceberg.catalog.rest import RestCatalog
     from pyiceberg.types import DoubleType
 
     client = f"pyiceberg {__version__}"
@@ -32,8 +38,7 @@ def pyiceberg_scenarios(target: CatalogTarget, namespace: str) -> list[ClientSce
         results.append(ClientScenario(client, name, passed, detail,
                                       round(time.perf_counter() - started, 3)))
 
-    properties = {"uri": target.url, **target.client_properties()}
-    catalog = RestCatalog(target.name, **properties)
+    catalog = rest_catalog(target)
     ns = (*target.parent, namespace)  # the review's namespace, under the target's parent
     extra = (*target.parent, f"{namespace}_ns")
 

@@ -7,11 +7,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import quote
 
 import httpx
 
-from resources.iceberg_client import CatalogTarget, RestCatalogClient, new_namespace
+from resources.iceberg_client import (
+    CatalogTarget,
+    RestCatalogClient,
+    new_namespace,
+    operation_path,
+)
 from resources.model.iceberg import (
     CatalogReview,
     DatabaseOutage,
@@ -70,7 +74,7 @@ def graceful_shutdown(target: CatalogTarget, review: CatalogReview,
                        resilience: Resilience) -> ShutdownObservation:
     """SIGTERM (our own stop) while threads keep listing namespaces; every request is timed and
     classified, and the load goes on briefly after the process is gone."""
-    path = "/v1/" + (f"{quote(review.prefix, safe='')}/" if review.prefix else "") + "namespaces"
+    path = operation_path("listNamespaces", review.prefix)
     origin = time.perf_counter()
     done = threading.Event()
     requests: list[LoadRequest] = []

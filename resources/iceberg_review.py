@@ -7,7 +7,6 @@ resources/criteria/iceberg_checks.py do. What it creates it drops again at its e
 import time
 from collections.abc import Callable
 from typing import TypeVar
-from urllib.parse import quote
 
 import httpx
 
@@ -18,6 +17,7 @@ from resources.iceberg_client import (
     RestCatalogClient,
     new_namespace,
     remove_namespaces,
+    with_prefix,
     with_timeout,
 )
 from resources.iceberg_pyiceberg import pyiceberg_scenarios
@@ -311,8 +311,7 @@ def _events(client: RestCatalogClient) -> None:
     if not advertised:
         return
     method, path = advertised[0].split(" ", 1)
-    path = (path.replace("{prefix}", quote(client.review.prefix, safe="")) if client.review.prefix
-            else path.replace("/{prefix}", ""))
+    path = with_prefix(path, client.review.prefix)
     client.review.events = client.call(None, f"{method} {path}", method, path,
                                        body={} if method == "POST" else None,
                                        sent="after the review's changes")

@@ -8,7 +8,6 @@ Afterwards PyIceberg reads back the table Spark wrote: the cross-client half.
 """
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -17,9 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from resources.iceberg_client import CatalogTarget, with_timeout
+from resources.iceberg_pyiceberg import rest_catalog
 from resources.model.errors import ConfigError
 from resources.model.iceberg import ClientScenario
-from resources.processes import child_env, tail, with_default_signals
+from resources.processes import child_env, stop_job, tail, with_default_signals
 from resources.services.iceberg_rest import VERSION as ICEBERG_VERSION
 from resources.services.jvm import java_home
 from resources.settings import cache_dir, job_python, spark_home
@@ -103,8 +103,7 @@ def spark_scenarios(version: str, target: CatalogTarget, namespace: str, work: P
     try:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        stop_job(process)
     scenarios = [ClientScenario(client, s["name"], s["passed"], s["detail"], s["seconds"])
                  for s in _scenario_lines(log)]
     if process.returncode != 0 or not scenarios:
@@ -135,13 +134,10 @@ def _scenario_lines(log: Path) -> list[dict]:
 
 def _pyiceberg_reads_spark(client: str, target: CatalogTarget, namespace: str,
                            version: str) -> ClientScenario:
-    from pyiceberg.catalog.rest import RestCatalog
-
     started = time.perf_counter()
     name = f"spark_{minor_digits(version)}"
     try:
-        properties = {"uri": target.url, **target.client_properties()}
-        rows = RestCatalog(f"{target.name}-read", **properties).load_table(
+        rows = rest_catalog(target, f"{target.name}-read").load_table(
             (*target.parent, namespace, name)).scan().to_arrow().sort_by("id")
         got = [list(r.values()) for r in rows.to_pylist()]
         passed = got == SPARK_ROWS
