@@ -18,7 +18,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
-import psutil
 from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
@@ -42,11 +41,10 @@ from resources.iceberg_review import MoreClients, review_catalog
 from resources.iceberg_spark import spark_scenarios
 from resources.model.errors import ConfigError
 from resources.model.iceberg import CatalogReview, ReadinessReport, ReadinessRow
-from resources.model.ledger import ProcessHandle
 from resources.model.openapi import OpenApiContract
 from resources.model.verdict import Verdict
 from resources.platforms.environment import Environment
-from resources.processes import MARKER, listening_ports, stop_job
+from resources.processes import MARKER, listening_ports
 from resources.services.iceberg_rest import VERSION, IcebergRestServer
 from resources.services.lakana import ENVIRONMENT as LAKANA_ENVIRONMENT
 from resources.services.lakana import VERSION as LAKANA_VERSION
@@ -246,13 +244,7 @@ def spark_clients(env: Environment, owner: str, versions: list[str], work: Path)
     """Every Spark release as a client, two at a time (2 cores), each job in the ledger."""
 
     def record(process: subprocess.Popen, log: Path) -> None:
-        try:
-            created = psutil.Process(process.pid).create_time()
-        except psutil.NoSuchProcess:  # exited at once: nothing left to find by pid
-            created = time.time()
-        env.record(ProcessHandle(name=f"{owner}-{log.stem}", owner=owner, pid=process.pid,
-                                 create_time=created, log_file=str(log)),
-                   lambda grace: stop_job(process))  # a local-mode driver: nothing to drain
+        env.record_job(f"{owner}-{log.stem}", owner, process, log)
 
     def run(target: CatalogTarget, namespace: str, created: list[str]):
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="spark-client") as pool:

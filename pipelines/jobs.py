@@ -2,7 +2,7 @@
 
 from dagster import AssetKey, AssetSelection, define_asset_job, in_process_executor
 
-from assets import alerting, cdc, iceberg
+from assets import alerting, cdc, connect, iceberg
 from assets.common import teardown_asset
 from assets.delta_tables import SEEDED, release_deps
 from assets.releases import TEARDOWN_KEY, release_key
@@ -111,3 +111,22 @@ def iceberg_readiness_job():
         "catalog_url), review the OpenAPI contract, error answers, PyIceberg compatibility, "
         "health and metrics, write the side-by-side readiness table, tear down.",
         services=iceberg.SERVICES)
+
+
+def connect_keys(catalog: Catalog) -> list[AssetKey]:
+    return [connect.suite_key(target, suite) for target in catalog.connect
+            for suite in connect.SUITE_ORDER]
+
+
+def connect_teardown(catalog: Catalog):
+    return teardown_asset(connect.TEARDOWN, [connect.DATASET, *connect_keys(catalog)],
+                          group="connect")
+
+
+def connect_suites_job(catalog: Catalog):
+    return environment_job(
+        "connect_suites", AssetSelection.assets(connect.DATASET, *connect_keys(catalog)),
+        connect.TEARDOWN,
+        "Seed 002: the Spark Connect client suites (smoke, E2E against DuckDB's answers, a short "
+        "load) through the Go and the Python client on every Spark version of the catalog's "
+        "connect list, one Connect server at a time; tear down.", services=connect.SERVICES)

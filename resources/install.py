@@ -29,6 +29,7 @@ from resources.settings import (
     cache_dir,
     catalog_file,
     debezium_dir,
+    go_suite_dir,
     iceberg_rest_dir,
     ivy_dir,
     kafka_dir,
@@ -188,6 +189,32 @@ def install_versitygw() -> Path:
     return binary
 
 
+def install_go_suites() -> Path:
+    """The Go Connect client suites (tests/go): spark-connect-go and its 385 MB of modules fetched
+    from the module proxy and every test binary compiled once (~3-4 min cold), so runs are offline
+    and start in seconds."""
+    module = go_suite_dir()
+    stamp = cache_dir() / "go-suites.stamp"
+    want = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(module.rglob("*"))
+                                   if p.is_file() and p.suffix in (".go", ".mod", ".sum"))).hexdigest()
+    if stamp.exists() and stamp.read_text() == want:
+        return module
+    if not shutil.which("go"):
+        raise InstallError("go is missing: the Connect client suites are Go tests (install Go, "
+                           "https://go.dev/dl, or apt-get install golang)")
+    started = time.monotonic()
+    print("setup: fetching and compiling the Go Connect client suites (once, ~3-4 min)", flush=True)
+    for argv in (["go", "mod", "download"], ["go", "build", "./..."],
+                 ["go", "test", "-count=1", "-run", "^$", "./..."]):
+        done = subprocess.run(argv, cwd=module, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise InstallError(f"{' '.join(argv)} in {module} failed:\n"
+                               f"{(done.stdout + done.stderr).strip()[-1500:]}")
+    stamp.write_text(want)
+    print(f"setup: Go Connect client suites ready ({time.monotonic() - started:.0f}s)", flush=True)
+    return module
+
+
 def install_debezium() -> Path:
     """The Debezium embedded engine, and TestbedEngine.java compiled against it."""
     return install_maven(f"Debezium {DEBEZIUM_VERSION} engine", debezium_dir() / DEBEZIUM_VERSION,
@@ -266,6 +293,10 @@ def main() -> None:
             resolve_jars(spec)
             install_s3a(spec.version)
             install_iceberg_spark(spec.version)
+        for target in catalog.connect:  # the Connect client suites' servers
+            install_spark(target.version)
+            resolve_jars(target.release)
+        install_go_suites()
         install_versitygw()
         install_debezium()
         install_kafka()

@@ -39,6 +39,12 @@ def dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME", cache_dir() / "dagster")).expanduser()
 
 
+def go_suite_dir() -> Path:
+    """The Go module of the Connect client suites (tests/go in the checkout)."""
+    return Path(os.environ.get("TESTBED_GO_SUITES",
+                               Path(__file__).resolve().parent.parent / "tests" / "go"))
+
+
 def release_jars(release: str) -> Path:
     """Maven jars a release needs (e.g. Delta), resolved once by `make setup`, used offline."""
     return cache_dir() / "jars" / release

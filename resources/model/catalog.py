@@ -50,6 +50,9 @@ class ReleaseSpec(BaseModel):
     driver_memory: str = Field("512m", pattern=r"^\d+[mg]$")
     # Delta Lake on this release (jars from Maven Central, cached by `make setup`); None: no Delta.
     delta_version: str | None = Field(None, pattern=r"^\d+\.\d+\.\d+$")
+    # Spark 3.x only: the version of org.apache.spark:spark-connect_2.12 its Connect server loads
+    # (3.x installs ship no Connect jar; default: the release's own version).
+    connect_jar: str | None = Field(None, pattern=r"^\d+\.\d+\.\d+$")
 
     @model_validator(mode="after")
     def _delta_fits_spark(self) -> "ReleaseSpec":
@@ -75,10 +78,22 @@ class ReleaseSpec(BaseModel):
     def maven_packages(self) -> tuple[str, ...]:
         """Jars this release needs from Maven Central, resolved without their dependencies (Spark
         ships the rest; a transitive resolve would pull hadoop-aws and the AWS SDK)."""
-        if self.delta_version is None:
-            return ()
-        return (f"io.delta:delta-spark_{self.scala}:{self.delta_version}",
-                f"io.delta:delta-storage:{self.delta_version}")
+        packages: tuple[str, ...] = ()
+        if self.delta_version is not None:
+            packages += (f"io.delta:delta-spark_{self.scala}:{self.delta_version}",
+                         f"io.delta:delta-storage:{self.delta_version}")
+        if "connect" in self.components and self.version.startswith("3."):
+            packages += (f"org.apache.spark:spark-connect_{self.scala}:"
+                         f"{self.connect_jar or self.version}",)
+        return packages
+
+    @model_validator(mode="after")
+    def _connect_jar_fits(self) -> "ReleaseSpec":
+        if self.connect_jar is not None and ("connect" not in self.components
+                                             or not self.version.startswith("3.")):
+            raise ValueError(f"connect_jar is for Spark 3.x releases with a connect component "
+                             f"(Spark 4 ships its Connect server): remove it from {self.name}")
+        return self
 
     @field_validator("components")
     @classmethod
@@ -108,10 +123,68 @@ class ReleaseSpec(BaseModel):
         return ".".join(self.version.split(".")[:2])
 
 
+class ConnectTarget(BaseModel):
+    """A Spark version the Connect client suites (seed 002) run against: deployed as a release of
+    its own (`connect-<version>`: a metastore and a Connect server, nothing else)."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    # Spark 3.x: the spark-connect_2.12 version, when Maven Central has none for this version
+    # (3.5.8): a mixed-version pair upstream does not promise, reported with every result.
+    connect_jar: str | None = Field(None, pattern=r"^\d+\.\d+\.\d+$")
+    driver_memory: str = Field("1g", pattern=r"^\d+[mg]$")
+
+    @model_validator(mode="after")
+    def _valid_release(self) -> "ConnectTarget":
+        self.release  # noqa: B018 - its own validation (connect_jar on Spark 4) speaks here
+        return self
+
+    @property
+    def release(self) -> ReleaseSpec:
+        tag = self.version.replace(".", "")
+        return ReleaseSpec(name=f"connect-{self.version}", version=self.version,
+                           components=("metastore", "connect"),
+                           metastore_db=f"metastore_connect_{tag}",
+                           event_log_prefix=f"spark-logs/connect-{self.version}/events",
+                           connect_jar=self.connect_jar, driver_memory=self.driver_memory)
+
+    @property
+    def key(self) -> str:
+        """3.5.7 -> spark_3_5_7: the asset key part."""
+        return "spark_" + self.version.replace(".", "_")
+
+    @property
+    def mixed_version(self) -> str | None:
+        if self.connect_jar and self.connect_jar != self.version:
+            return (f"Connect server jar {self.connect_jar} on Spark {self.version} (Maven Central "
+                    f"has no spark-connect {self.version}): a mixed-version pair upstream does "
+                    f"not promise")
+        return None
+
+
 class Catalog(BaseModel):
     model_config = {"extra": "forbid"}
 
     releases: tuple[ReleaseSpec, ...]
+    # The versions the Spark Connect client suites run against (empty: no connect suites).
+    connect: tuple[ConnectTarget, ...] = ()
+
+    @model_validator(mode="after")
+    def _distinct_connect(self) -> "Catalog":
+        versions = [target.version for target in self.connect]
+        twice = sorted({v for v in versions if versions.count(v) > 1})
+        if twice:
+            raise ValueError(f"connect lists {', '.join(twice)} twice: one entry per version")
+        return self
+
+    def connect_target(self, version: str) -> ConnectTarget:
+        for target in self.connect:
+            if target.version == version:
+                return target
+        known = ", ".join(t.version for t in self.connect) or "none"
+        raise ConfigError(f"no Connect target {version!r} in the catalog's connect list "
+                          f"(it has {known}): add `- version: {version}` under connect:")
 
     @model_validator(mode="after")
     def _distinct(self) -> "Catalog":
@@ -129,7 +202,7 @@ class Catalog(BaseModel):
         return self
 
     def get(self, name: str) -> ReleaseSpec:
-        for spec in self.releases:
+        for spec in self.releases + tuple(t.release for t in self.connect):
             if spec.name == name:
                 return spec
         known = ", ".join(spec.name for spec in self.releases)

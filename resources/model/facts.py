@@ -112,7 +112,7 @@ class Endpoints(BaseModel):
 
     metastore: str  # thrift://host:port
     metastore_db: str
-    history_ui: str
+    history_ui: str | None = None  # None: the release has no History Server
     event_log_dir: str  # a local path, or s3a://bucket/prefix
     metastore_jdbc: str | None = None
     master: str | None = None  # spark://host:port

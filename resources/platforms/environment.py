@@ -8,12 +8,15 @@ one timed entry per item. Releases deploy in parallel; when one fails, the other
 """
 
 import contextlib
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
+
+import psutil
 
 from resources import progress
 from resources.model.catalog import ReleaseSpec
@@ -22,6 +25,7 @@ from resources.model.ledger import (
     FILE_KINDS,
     Handle,
     InProcessHandle,
+    ProcessHandle,
     TableHandle,
     TeardownEntry,
     TeardownReport,
@@ -30,6 +34,7 @@ from resources.model.state import EnvironmentState
 from resources.model.storage import Storage, TableLocation
 from resources.platforms.base import Platform
 from resources.probes import Cancelled
+from resources.processes import stop_job
 from resources.services.base import Service
 
 T = TypeVar("T")
@@ -102,6 +107,16 @@ class Environment:
             return "stopped"
 
         self.record(InProcessHandle(name=name, owner=owner, ports=ports or {}), stopped)
+
+    def record_job(self, name: str, owner: str, process: subprocess.Popen, log: Path) -> None:
+        """A child job started in a session of its own (a client suite, a local-mode driver) in
+        the ledger, killed with its group at teardown: nothing in it needs draining."""
+        try:
+            created = psutil.Process(process.pid).create_time()
+        except psutil.NoSuchProcess:  # exited at once: nothing left to find by pid
+            created = time.time()
+        self.record(ProcessHandle(name=name, owner=owner, pid=process.pid, create_time=created,
+                                  log_file=str(log)), lambda grace: stop_job(process))
 
     def record_table(self, path: str, owner: str = "") -> None:
         """Before writing it: a failed write is cleaned up too."""
@@ -215,6 +230,15 @@ class Environment:
 
     def facts(self, release: str) -> Facts:
         return self.platform.facts(self, self.deployments[release])
+
+    def retire(self, release: str) -> list[TeardownEntry]:
+        """Stop one release's processes before the run ends (the Connect suites keep one server
+        up at a time on 2 cores), newest first; its files go with the environment's teardown."""
+        with self.lock:
+            live = {id(item.handle): item.stop for item in self._live}
+            mine = [h for h in self.state.pending() if h.owner == release and h.kind == "process"]
+            self.deployments.pop(release, None)
+        return [self._remove(handle, live, keep=False) for handle in mine]
 
     # --- failure and teardown --------------------------------------------------------------------
 

@@ -56,8 +56,8 @@ def check_release_installed(spec: ReleaseSpec, storage: str = "local") -> None:
                           f"for a catalog of your own)")
     if storage == "s3":
         s3a.check_installed(sh, spec.name)
-    if spec.delta_version and not (release_jars(spec.name) / ".resolved").exists():
-        raise ConfigError(f"Delta {spec.delta_version} jars for release {spec.name} are "
+    if spec.maven_packages and not (release_jars(spec.name) / ".resolved").exists():
+        raise ConfigError(f"the jars of release {spec.name} ({', '.join(spec.maven_packages)}) are "
                           f"not in {release_jars(spec.name)}: run `make setup` "
                           f"(TESTBED_CATALOG=<your catalog> make setup for a catalog of your own)")
 
@@ -107,9 +107,11 @@ class SparkRelease:
             "spark.sql.shuffle.partitions": "4",
             "spark.executor.extraJavaOptions": SHORT_LIVED_JVM,
         }
+        if spec.maven_packages:  # Delta, Spark 3.5's Connect server
+            self.app_conf["spark.jars"] = ",".join(
+                str(jar) for jar in sorted(release_jars(spec.name).glob("*.jar")))
         if spec.delta_version:
             self.app_conf.update({
-                "spark.jars": ",".join(str(jar) for jar in sorted(release_jars(spec.name).glob("*.jar"))),
                 "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
                 "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
                 # Delta's defaults (50 snapshot partitions, 200 shuffle partitions) are for
@@ -190,7 +192,7 @@ class SparkRelease:
         has = self.spec.components
         return Endpoints(
             metastore=self.metastore_uri, metastore_db=self.spec.metastore_db,
-            metastore_jdbc=self.jdbc_url, history_ui=f"http://{HOST}:{p['history.ui']}",
+            metastore_jdbc=self.jdbc_url, history_ui=f"http://{HOST}:{p['history.ui']}" if "history" in has else None,
             event_log_dir=self.event_log_dir.removeprefix("file:"),
             master=f"spark://{HOST}:{p['master.rpc']}" if "master" in has else None,
             master_ui=f"http://{HOST}:{p['master.ui']}" if "master" in has else None,

@@ -58,7 +58,7 @@ def test_missing_spark_install_says_make_setup(state_dir):
 
 def test_missing_delta_jars_say_make_setup(state_dir, releases_installed, monkeypatch, tmp_path):
     monkeypatch.setattr("resources.services.spark.release_jars", lambda name: tmp_path / name)
-    with pytest.raises(ConfigError, match=r"Delta 3.3.2 jars for release spark-3.5 are not in .*run `make setup`"):
+    with pytest.raises(ConfigError, match=r"the jars of release spark-3.5 \(io.delta:delta-spark_2.12:3.3.2.*\) are not in .*run `make setup`"):
         LocalPlatform(state_dir).preflight([spec()])
 
 

@@ -1,0 +1,5 @@
+"""The Spark Connect client suites (seed 002): data, the Python client's scenarios, the Go runner."""
+
+from pathlib import Path
+
+E2E_FILE = Path(__file__).resolve().parent / "e2e.json"
