@@ -259,7 +259,8 @@ func lifecycleSessionsRelease(env client.Env, _ *client.Session, r *client.Resul
 			return err
 		}
 	}
-	upstream, err := client.WaitSockets(port, before, wait)
+	// Sockets Stop() keeps never close: half a second tells them from slow closes.
+	upstream, err := client.WaitSockets(port, before, 500*time.Millisecond)
 	if err != nil {
 		return err
 	}
