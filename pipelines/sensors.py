@@ -76,9 +76,15 @@ def sweep():
     sweep_environments()
 
 
+# Dagster checks a sensor every 30 s by default: an ended run's environment would wait that long
+# for its teardown, a failed check that long for its alert. Each tick reads a few events.
+RUN_STATUS_INTERVAL_S = 5
+
+
 def _teardown_sensor(status: DagsterRunStatus):
     @run_status_sensor(
         run_status=status, name=f"teardown_on_{status.value.lower()}",
+        minimum_interval_seconds=RUN_STATUS_INTERVAL_S,
         request_job=environment_teardown, default_status=DefaultSensorStatus.RUNNING,
         description=f"Teardown layer 3: a run that ends in {status.value} gets the idempotent "
                     f"environment_teardown job (run_key teardown-<run id>).")
@@ -96,6 +102,7 @@ def _teardown_sensor(status: DagsterRunStatus):
 def _check_alert_sensor(status: DagsterRunStatus):
     @run_status_sensor(
         run_status=status, name=f"check_failure_alerts_on_{status.value.lower()}",
+        minimum_interval_seconds=RUN_STATUS_INTERVAL_S,
         default_status=DefaultSensorStatus.RUNNING,
         description=f"Posts one AlertManager alert (alertname=AssetCheckFailed) per failed asset "
                     f"check of a run that ends in {status.value}; needs alert_sink.url "
