@@ -104,11 +104,16 @@ def dataset(context: AssetExecutionContext, testbed: TestbedEnvironment,
     connect_suites.settings()
     if "go" in connect_suites.clients:
         check_go()
+    platform = testbed.environment.platform
+    if platform.name != "local":
+        # The clients run here and measure the server's process (RSS, what it listens on).
+        raise ConfigError(f"connect_suites runs its clients beside the Connect servers on the "
+                          f"local platform, not on {platform.name}: TESTBED_PLATFORM=local")
     # Bad input before anything starts: every version this run selected is installed.
     chosen = context.run.asset_selection  # None: the whole job
     targets = [t for t in testbed.catalog.connect
                if chosen is None or any(suite_key(t, s) in chosen for s in SUITE_ORDER)]
-    testbed.environment.platform.preflight([t.release for t in targets])
+    platform.preflight([t.release for t in targets])
     root = testbed.environment.path / "connect-data"
     began = time.monotonic()
     counts = taxi.write(root, connect_suites.rows)
@@ -135,19 +140,16 @@ def _table(run: SuiteRun) -> MetadataValue:
 
 
 def _numbers(run: SuiteRun) -> dict[str, float]:
-    """What the UI plots over time: per client totals; for load every scenario's figures."""
+    """What the UI plots over time: per client totals and every scenario's own figures
+    (`go/concurrent_8/qps`, `python/lifecycle_reconnect_after_restart/restart_seconds`)."""
     numbers: dict[str, float] = {f"server/{k}": v for k, v in run.server.items()}
     for client in ("go", "python"):
         mine = run.of(client)
         if mine:
             numbers[f"{client}/passed"] = sum(1 for r in mine if r.status == "passed")
             numbers[f"{client}/seconds"] = round(sum(r.seconds for r in mine), 2)
-    if run.suite == "load":
-        numbers.update(connect_checks.load_figures(run.results))
-        for r in run.results:
-            for name in ("client_rss_mb", "errors"):
-                if name in r.metrics:
-                    numbers[f"{r.client}/{r.scenario}/{name}"] = r.metrics[name]
+    numbers.update({f"{r.client}/{r.scenario}/{name}": value for r in run.results
+                    for name, value in r.metrics.items()})
     return numbers
 
 
@@ -160,7 +162,8 @@ def _history(context: AssetExecutionContext, key: AssetKey, runs: int) -> list[d
         if materialization is None:
             continue
         history.append({name: value.value for name, value in materialization.metadata.items()
-                        if isinstance(value.value, (int, float)) and not isinstance(value.value, bool)})
+                        if isinstance(value.value, (int, float))
+                        and not isinstance(value.value, bool)})
     return history
 
 
@@ -228,24 +231,24 @@ def version_asset(target: ConnectTarget):
         env = testbed.environment
         spec = target.release
         deployment = testbed.deploy(spec)
-        server = Server(target, deployment.endpoints.connect, root,
-                        pid=_connect_pid(env, spec.name), env_dir=str(env.path))
-        exposed = bind_finding(server)
-        if exposed:
-            server.findings.append(exposed)
-        began = time.monotonic()
-        warm_up(server, connect_suites.warm_up_queries)
-        context.log.info(f"connect-{target.version} ready in {deployment.startup_seconds}s, "
-                         f"warmed in {time.monotonic() - began:.1f}s")
-        owner = spec.name
 
         def record(process, log: Path) -> None:
-            env.record_job(f"{owner}-{log.stem}", owner, process, log)
+            env.record_job(f"{spec.name}-{log.stem}", spec.name, process, log)
 
         try:
+            server = Server(target, deployment.endpoints.connect, root,
+                            pid=_connect_pid(env, spec.name), env_dir=str(env.path))
+            exposed = bind_finding(server)
+            if exposed:
+                server.findings.append(exposed)
+            began = time.monotonic()
+            warm_up(server, connect_suites.warm_up_queries)
+            context.log.info(f"connect-{target.version} ready in {deployment.startup_seconds}s, "
+                             f"warmed in {time.monotonic() - began:.1f}s")
             for suite in selected:
                 run = run_suite(server, suite, connect_suites.settings(),
-                                env.path / "connect-runs" / target.version, record)
+                                env.path / "connect-runs" / target.version, record,
+                                restart=lambda: _restart(env, server, spec.name))
                 run.server["startup_seconds"] = deployment.startup_seconds
                 yield MaterializeResult(asset_key=suite_key(target, suite), metadata={
                     "version": target.version, "remote": server.remote,
@@ -258,6 +261,15 @@ def version_asset(target: ConnectTarget):
             env.retire(spec.name)  # one server at a time: the next version starts on free cores
 
     return suites
+
+
+def _restart(env, server: Server, release: str) -> None:
+    """Stop the release's Connect server and start it again (same port, same settings): the
+    reconnect scenario's server restart. The new process replaces the old one in the ledger."""
+    service = env.services[f"{release}-connect"]
+    service.stop(env.platform.grace_seconds)
+    env.start(service)
+    server.pid = _connect_pid(env, release)
 
 
 def _connect_pid(env, release: str) -> int | None:

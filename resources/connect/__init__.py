@@ -1,4 +1,5 @@
-"""The Spark Connect client suites (seed 002): data, the Python client's scenarios, the Go runner."""
+"""The Spark Connect client suites (seed 002): the data, the Python client's scenarios, both
+clients' runner."""
 
 from pathlib import Path
 

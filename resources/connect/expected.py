@@ -24,5 +24,6 @@ def answers(data: Path, scenarios: tuple[E2EScenario, ...]) -> dict[str, list[li
         for view in ("trips", "zones"):
             con.execute(f"CREATE VIEW {view} AS SELECT * FROM "
                         f"read_parquet('{Path(data) / view}/*.parquet')")
-        return {s.name: [[_plain(v) for v in row] for row in con.execute(s.duckdb or s.sql).fetchall()]
+        return {s.name: [[_plain(v) for v in row]
+                         for row in con.execute(s.duckdb or s.sql).fetchall()]
                 for s in scenarios if not s.expect_error}

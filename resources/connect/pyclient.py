@@ -40,7 +40,11 @@ class ScenarioFailed(AssertionError):
     pass
 
 
-# --- the client layer: what every scenario connects and closes with --------------------------------
+class NotSupportedHere(Exception):
+    """The scenario cannot run in this setting (the reason is the message)."""
+
+
+# --- the client layer: what every scenario connects and closes with ------------------------------
 
 def connect(remote: str = REMOTE) -> SparkSession:
     """A new session (never the process's shared one) whose retries are bounded: the default
@@ -99,7 +103,7 @@ def server_port() -> int:
     return int(REMOTE.rsplit(":", 1)[1].split("/")[0])
 
 
-# --- smoke -------------------------------------------------------------------------------------------
+# --- smoke ---------------------------------------------------------------------------------------
 
 def sql_literal(spark) -> dict:
     expect("SELECT 1 + 1", rows_of(spark.sql("SELECT 1 + 1 AS two")), [[2]])
@@ -155,14 +159,42 @@ def df_schema(spark) -> dict:
     return {"fields": len(fields)}
 
 
-def lifecycle_open_close(_spark) -> dict:
+def lifecycle_reconnect_after_restart(_spark) -> dict:
+    """A session opened before the server restarts; after it, a new session must answer (the old
+    one may answer or fail, but within the timeout). The orchestrator restarts the server when
+    asked through TESTBED_RESTART_REQUEST and says so through TESTBED_RESTART_DONE."""
+    request = os.environ.get("TESTBED_RESTART_REQUEST")
+    done = os.environ.get("TESTBED_RESTART_DONE")
+    if not request or not done:
+        raise NotSupportedHere("needs an orchestrator that restarts the server (the connect_suites "
+                               "job does; TESTBED_RESTART_REQUEST is not set)")
+    old = connect()
+    expect("SELECT 1 before the restart", rows_of(old.sql("SELECT 1")), [[1]])
+    Path(request).write_text("restart")
+    deadline = time.monotonic() + 180
+    while not Path(done).exists():
+        if time.monotonic() > deadline:
+            raise ScenarioFailed("the server was not restarted within 180 s")
+        time.sleep(0.1)
+    said = Path(done).read_text()
+    if said.startswith("error"):
+        raise ScenarioFailed(f"restarting the server failed: {said}")
     began = time.monotonic()
-    session = connect()
     try:
-        expect("SELECT 1", rows_of(session.sql("SELECT 1")), [[1]])
-        return {"connect_ms": round((time.monotonic() - began) * 1000, 1)}
+        bounded(lambda: old.sql("SELECT 1").collect(), 30, "the pre-restart session")
+        old_answered = 1.0
+    except ScenarioFailed:
+        raise
+    except Exception:  # noqa: BLE001 - its server-side session is gone: an error is fine
+        old_answered = 0.0
+    threading.Thread(target=old.stop, daemon=True).start()
+    fresh = connect()
+    try:
+        expect("SELECT 1 in a new session after the restart", rows_of(fresh.sql("SELECT 1")), [[1]])
     finally:
-        session.stop()
+        fresh.stop()
+    return {"old_session_answered": old_answered, "restart_seconds": float(said),
+            "seconds_to_answer": round(time.monotonic() - began, 2)}
 
 
 def lifecycle_sessions_release(_spark) -> dict:
@@ -197,10 +229,11 @@ def lifecycle_dead_server(_spark) -> dict:
     raise ScenarioFailed(f"a query against {dead}, where nothing listens, answered")
 
 
-def lifecycle_session_isolation(spark) -> dict:
-    spark.sql("CREATE OR REPLACE TEMPORARY VIEW iso_v AS SELECT 1 AS x")
-    other = connect()
+def lifecycle_session_isolation(_spark) -> dict:
+    one, other = connect(), connect()
     try:
+        one.sql("CREATE OR REPLACE TEMPORARY VIEW iso_v AS SELECT 1 AS x")
+        expect("the view in its own session", rows_of(one.sql("SELECT * FROM iso_v")), [[1]])
         other.sql("SELECT * FROM iso_v").collect()
     except Exception as exc:  # noqa: BLE001
         if "TABLE_OR_VIEW_NOT_FOUND" not in str(exc):
@@ -208,17 +241,19 @@ def lifecycle_session_isolation(spark) -> dict:
                                  f"{str(exc)[:200]}") from None
         return {}
     finally:
+        one.stop()
         other.stop()
     raise ScenarioFailed("a temporary view of one session was visible in another")
 
 
 SMOKE: dict[str, Callable] = {fn.__name__: fn for fn in (
     sql_literal, sql_range_count, sql_string_functions, sql_temp_view, df_filter_count,
-    df_select_aggregate, df_create_dataframe, df_schema, lifecycle_open_close,
-    lifecycle_sessions_release, lifecycle_dead_server, lifecycle_session_isolation)}
+    df_select_aggregate, df_create_dataframe, df_schema, lifecycle_sessions_release,
+    lifecycle_dead_server, lifecycle_session_isolation,
+    lifecycle_reconnect_after_restart)}  # last: sessions of before the restart are gone after it
 
 
-# --- e2e -----------------------------------------------------------------------------------------------
+# --- e2e -----------------------------------------------------------------------------------------
 
 def top_zones_per_borough(spark) -> list[list]:
     """The one scenario built with the DataFrame Window API (the Go client has none)."""
@@ -257,7 +292,7 @@ def e2e_scenario(spark, scenario: E2EScenario) -> ScenarioResult:
                           rows=rows)
 
 
-# --- load ----------------------------------------------------------------------------------------------
+# --- load ----------------------------------------------------------------------------------------
 
 def percentile(values: list[float], q: float) -> float:
     if not values:
@@ -273,7 +308,8 @@ def run_load(workers: int, seconds: float, queries: list[str], views: bool = Fal
     errors = [0]
     rows = [0]
     lock = threading.Lock()
-    sessions = [with_views(connect()) if views else connect() for _ in range(0 if churn else workers)]
+    sessions = [with_views(connect()) if views else connect()
+                for _ in range(0 if churn else workers)]
     cpu_before = _cpu_seconds()
     began = time.monotonic()
     deadline = began + seconds
@@ -341,7 +377,7 @@ LOAD: dict[str, Callable[[], dict]] = {
 }
 
 
-# --- running -------------------------------------------------------------------------------------------
+# --- running -------------------------------------------------------------------------------------
 
 _calls = ThreadPoolExecutor(max_workers=4, thread_name_prefix="call")
 
@@ -368,7 +404,11 @@ def run_named(suite: str, name: str, fn: Callable[[], dict]) -> None:
     began = time.monotonic()
     base = {"client": "python", "suite": suite, "scenario": name, "version": VERSION}
     try:
-        metrics = bounded(fn, TIMEOUT + (SUSTAINED_SECONDS if suite == "load" else 0), name)
+        metrics = bounded(fn, TIMEOUT + (SUSTAINED_SECONDS if suite == "load" else 0)
+                          + (240 if name == "lifecycle_reconnect_after_restart" else 0), name)
+    except NotSupportedHere as exc:
+        emit(ScenarioResult(**base, status="unsupported", reason=str(exc)))
+        return
     except Exception as exc:  # noqa: BLE001 - every scenario reports, whatever happened
         emit(ScenarioResult(**base, status="failed", seconds=round(time.monotonic() - began, 3),
                             error=f"{type(exc).__name__}: {str(exc).strip()[:1500]}"))

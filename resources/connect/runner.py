@@ -10,8 +10,10 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +35,7 @@ from resources.processes import MARKER, child_env, stop_job, tail, with_default_
 from resources.settings import go_suite_dir, spark_home
 
 Spawned = Callable[[subprocess.Popen, Path], None]
+Restart = Callable[[], None]  # stops the Connect server and starts it again on the same port
 
 
 @dataclass(frozen=True)
@@ -110,10 +113,38 @@ def go_argv(suite: str, timeout: float) -> tuple[list[str], dict[str, str]]:
             {"GOFLAGS": "-mod=readonly", "GOPROXY": "off"})
 
 
+class RestartBarrier:
+    """The reconnect scenario's server restart, once for clients that run side by side: when
+    every client still running has asked, the server restarts (no client has a query in flight
+    then), and each is told. A client that ends without asking is not waited for."""
+
+    def __init__(self, restart: Restart, clients: tuple[str, ...]):
+        self.restart = restart
+        self.clients = set(clients)
+        self.asked: set[str] = set()
+        self.gone: set[str] = set()
+        self.said: str | None = None
+        self.lock = threading.Lock()
+
+    def ask(self, client: str) -> str | None:
+        """The restart's outcome once it happened (None: not yet)."""
+        with self.lock:
+            self.asked.add(client)
+            if self.said is None and self.asked | self.gone >= self.clients:
+                self.said = _restarted(self.restart)
+            return self.said
+
+    def leave(self, client: str) -> None:
+        with self.lock:
+            self.gone.add(client)
+
+
 def run_client(client: str, server: Server, suite: str, suite_settings: SuiteSettings,
-               work: Path, timeout: float, on_spawn: Spawned | None = None) -> list[ScenarioResult]:
+               work: Path, timeout: float, on_spawn: Spawned | None = None,
+               restart: RestartBarrier | None = None) -> list[ScenarioResult]:
     """One client's run of one suite: its results, plus a failed result for every scenario it
-    did not report."""
+    did not report. restart: where the client asks for the server's restart (the reconnect
+    scenario), None where that is not possible."""
     work.mkdir(parents=True, exist_ok=True)
     results = work / f"{client}-{suite}.jsonl"
     results.unlink(missing_ok=True)
@@ -121,6 +152,12 @@ def run_client(client: str, server: Server, suite: str, suite_settings: SuiteSet
     argv, extra = (python_argv(server, suite) if client == "python"
                    else go_argv(suite, timeout))
     cwd = go_suite_dir() if client == "go" else Path.cwd()
+    request, done = work / f"{client}-{suite}.restart", work / f"{client}-{suite}.restarted"
+    for path in (request, done):
+        path.unlink(missing_ok=True)
+    if restart is not None:
+        extra = {**extra, "TESTBED_RESTART_REQUEST": str(request),
+                 "TESTBED_RESTART_DONE": str(done)}
     variables = child_env({**_variables(server, suite_settings, results), **extra})
     if client == "python" and "PYTHONPATH" not in extra:
         variables.pop("PYTHONPATH", None)
@@ -131,12 +168,20 @@ def run_client(client: str, server: Server, suite: str, suite_settings: SuiteSet
                                    env=variables)
     if on_spawn is not None:
         on_spawn(process, log)
-    try:
-        process.wait(timeout=timeout + 30)
-        why = f"exited {process.returncode}"
-    except subprocess.TimeoutExpired:
+    deadline = time.monotonic() + timeout + 30
+    while process.poll() is None and time.monotonic() < deadline:
+        if restart is not None and request.exists() and not done.exists():
+            said = restart.ask(client)
+            if said is not None:
+                done.write_text(said)
+        time.sleep(0.1)
+    if restart is not None:
+        restart.leave(client)
+    if process.poll() is None:
         stop_job(process)
         why = f"killed after {timeout + 30:.0f} s"
+    else:
+        why = f"exited {process.returncode}"
     reported = [r for r in read_results(results) if r.suite == suite]
     seen = {r.scenario for r in reported}
     missing = [name for name in scenario_names(suite) if name not in seen]
@@ -154,6 +199,16 @@ def run_client(client: str, server: Server, suite: str, suite_settings: SuiteSet
                                        seconds=round(time.monotonic() - began, 2),
                                        error=f"the {client} client {why}: {detail}"))
     return reported
+
+
+def _restarted(restart: Restart) -> str:
+    """What the client reads back: the restart's seconds, or why it failed."""
+    began = time.monotonic()
+    try:
+        restart()
+    except Exception as exc:  # noqa: BLE001 - the client reports it as the scenario's failure
+        return f"error: {type(exc).__name__}: {exc}"[:500]
+    return f"{time.monotonic() - began:.2f}"
 
 
 def _go_failure(log: Path) -> str:
@@ -201,18 +256,31 @@ def rss_mb(pid: int | None) -> float:
 
 
 def run_suite(server: Server, suite: str, suite_settings: SuiteSettings, work: Path,
-              on_spawn: Spawned | None = None) -> SuiteRun:
-    """Both clients, one after the other (their load figures must not share the server's cores)."""
+              on_spawn: Spawned | None = None, restart: Restart | None = None) -> SuiteRun:
+    """Both clients: side by side for smoke and E2E (correctness: each counts only its own
+    sockets, the server restart waits for both), one after the other for load (their figures
+    must not share the server's cores)."""
     budget = suite_settings.call_timeout_seconds * 4 + (
         len(LOAD) * suite_settings.load_seconds + suite_settings.sustained_seconds
         if suite == "load" else 0) + 120
+    clients = suite_settings.clients
+    barrier = RestartBarrier(restart, clients) if restart is not None else None
     before = rss_mb(server.pid)
-    results: list[ScenarioResult] = []
     seconds: dict[str, float] = {}
-    for client in suite_settings.clients:
+
+    def one(client: str) -> list[ScenarioResult]:
         began = time.monotonic()
-        results += run_client(client, server, suite, suite_settings, work, budget, on_spawn)
-        seconds[f"{client}_seconds"] = round(time.monotonic() - began, 2)
+        try:
+            return run_client(client, server, suite, suite_settings, work, budget, on_spawn,
+                              barrier)
+        finally:
+            seconds[f"{client}_seconds"] = round(time.monotonic() - began, 2)
+
+    if suite == "load":
+        results = [r for client in clients for r in one(client)]
+    else:
+        with ThreadPoolExecutor(max_workers=len(clients), thread_name_prefix="client") as pool:
+            results = [r for found in pool.map(one, clients) for r in found]
     findings = list(server.findings)
     if server.target.mixed_version:
         findings.append(server.target.mixed_version)

@@ -17,8 +17,9 @@ CLIENTS: tuple[Client, ...] = ("go", "python")
 
 SMOKE = ("sql_literal", "sql_range_count", "sql_string_functions", "sql_temp_view",
          "df_filter_count", "df_select_aggregate", "df_create_dataframe", "df_schema",
-         "lifecycle_open_close", "lifecycle_sessions_release", "lifecycle_dead_server",
-         "lifecycle_session_isolation")
+         "lifecycle_sessions_release", "lifecycle_dead_server", "lifecycle_session_isolation",
+         # last: the server restarts under it (a session of before is gone afterwards)
+         "lifecycle_reconnect_after_restart")
 LOAD = ("concurrent_1", "concurrent_8", "concurrent_32", "scan_1", "scan_8", "sustained",
         "session_churn", "large_collect")
 

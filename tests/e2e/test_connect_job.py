@@ -15,7 +15,7 @@ from tests.conftest import LeakWatch, run_ephemeral
 CATALOG = load_catalog()
 V357, V410 = CATALOG.connect_target("3.5.7"), CATALOG.connect_target("4.1.0")
 # Small and short: every scenario runs, the figures are not the point here.
-QUICK = {"rows": 20_000, "load_seconds": 0.5, "sustained_seconds": 1.0,
+QUICK = {"rows": 20_000, "load_seconds": 0.3, "sustained_seconds": 0.5,
          "call_timeout_seconds": 60.0, "warm_up_queries": 0}
 
 
@@ -66,6 +66,11 @@ def test_both_clients_pass_smoke_and_e2e_on_3_5_7_and_4_1_0_and_leave_nothing(st
                for m in result.asset_materializations_for_node("connect_spark_4_1_0")}
     table = smoke41["connect/spark_4_1_0/smoke"].metadata["scenarios"].value
     assert "| go | lifecycle_sessions_release | passed |" in table
+    # The server restarted under each client (same port): a new session answers afterwards.
+    assert "| go | lifecycle_reconnect_after_restart | passed |" in table
+    assert "| python | lifecycle_reconnect_after_restart | passed |" in table
+    assert smoke41["connect/spark_4_1_0/smoke"].metadata[
+        "python/lifecycle_reconnect_after_restart/restart_seconds"].value > 0
     figures = smoke41["connect/spark_4_1_0/load"].metadata
     assert figures["go/concurrent_8/qps"].value > 0 and figures["python/scan_1/p95_ms"].value > 0
     nothing_left = checks[("connect/teardown", "nothing_left")]

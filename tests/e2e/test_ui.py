@@ -44,6 +44,7 @@ def test_ui_lists_releases_checks_job_and_schedule(webserver):
     schedules = {s["name"]: (s["cronSchedule"], s["scheduleState"]["status"])
                  for s in repo["schedules"]}
     assert schedules == {"nightly_coexistence": ("0 2 * * *", "STOPPED"),
+                         "nightly_connect_load": ("0 3 * * *", "STOPPED"),
                          "reaper": ("*/30 * * * *", "RUNNING")}
     checks = {"/".join(node["assetKey"]["path"]): {c["name"] for c in
                                                     node["assetChecksOrError"]["checks"]}

@@ -5,10 +5,12 @@ package smoke
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,10 +37,11 @@ var scenarios = []scenario{
 	{"df_select_aggregate", dfSelectAggregate},
 	{"df_create_dataframe", dfCreateDataFrame},
 	{"df_schema", dfSchema},
-	{"lifecycle_open_close", lifecycleOpenClose},
 	{"lifecycle_sessions_release", lifecycleSessionsRelease},
 	{"lifecycle_dead_server", lifecycleDeadServer},
 	{"lifecycle_session_isolation", lifecycleSessionIsolation},
+	// Last: the server restarts under it (sessions of before are gone after it).
+	{"lifecycle_reconnect_after_restart", lifecycleReconnectAfterRestart},
 }
 
 func TestSmoke(t *testing.T) {
@@ -181,25 +184,60 @@ func dfSchema(env client.Env, s *client.Session, r *client.Result) error {
 	return nil
 }
 
-func lifecycleOpenClose(env client.Env, _ *client.Session, r *client.Result) error {
+// lifecycleReconnectAfterRestart opens a session, asks the orchestrator to
+// restart the server (TESTBED_RESTART_REQUEST), waits until it says done
+// (TESTBED_RESTART_DONE: the restart's seconds, or "error: ..."), then needs a
+// new session to answer; the old one may answer or fail, within the timeout.
+func lifecycleReconnectAfterRestart(env client.Env, _ *client.Session, r *client.Result) error {
+	request, done := os.Getenv("TESTBED_RESTART_REQUEST"), os.Getenv("TESTBED_RESTART_DONE")
+	if request == "" || done == "" {
+		r.Status = client.Unsupported
+		r.Reason = "needs an orchestrator that restarts the server (the connect_suites job does; TESTBED_RESTART_REQUEST is not set)"
+		return nil
+	}
+	old, err := openAndQuery(env)
+	if err != nil {
+		return err
+	}
+	defer old.Close()
+	if err := os.WriteFile(request, []byte("restart"), 0o644); err != nil {
+		return err
+	}
+	said, err := waitFile(done, 180*time.Second)
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(said, "error") {
+		return fmt.Errorf("restarting the server failed: %s", said)
+	}
+	start := time.Now()
 	ctx, cancel := env.Context()
 	defer cancel()
-	start := time.Now()
-	s, err := client.Connect(ctx, env.Remote)
+	oldAnswered := 0.0
+	if _, err := old.Rows(ctx, "SELECT 1"); err == nil {
+		oldAnswered = 1
+	}
+	fresh, err := openAndQuery(env)
 	if err != nil {
-		return err
+		return fmt.Errorf("a new session after the restart: %w", err)
 	}
-	defer s.Close()
-	// gRPC dials lazily: the first query is where the connection happens.
-	got, err := s.Rows(ctx, "SELECT 1")
-	if err != nil {
-		return err
+	defer fresh.Close()
+	restart, _ := strconv.ParseFloat(strings.TrimSpace(said), 64)
+	r.Metrics = map[string]float64{"old_session_answered": oldAnswered, "restart_seconds": restart,
+		"seconds_to_answer": time.Since(start).Seconds()}
+	return nil
+}
+
+// waitFile returns the content of path once it exists.
+func waitFile(path string, limit time.Duration) (string, error) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(path); err == nil {
+			return string(b), nil
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	r.Metrics = map[string]float64{"connect_ms": ms(time.Since(start))}
-	if err := expectRows(got, [][]any{{int64(1)}}); err != nil {
-		return err
-	}
-	return s.Close()
+	return "", fmt.Errorf("the server was not restarted within %s", limit)
 }
 
 // openAndQuery opens a session and runs SELECT 1 on it.
