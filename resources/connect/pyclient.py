@@ -308,8 +308,10 @@ def run_load(workers: int, seconds: float, queries: list[str], views: bool = Fal
     errors = [0]
     rows = [0]
     lock = threading.Lock()
-    sessions = [with_views(connect()) if views else connect()
-                for _ in range(0 if churn else workers)]
+    opened = 0 if churn else workers
+    with ThreadPoolExecutor(max_workers=max(opened, 1)) as pool:  # as many clients, at once
+        sessions = list(pool.map(lambda _: with_views(connect()) if views else connect(),
+                                 range(opened)))
     cpu_before = _cpu_seconds()
     began = time.monotonic()
     deadline = began + seconds
@@ -343,8 +345,8 @@ def run_load(workers: int, seconds: float, queries: list[str], views: bool = Fal
         list(pool.map(work, range(workers)))
     elapsed = time.monotonic() - began
     cpu = _cpu_seconds() - cpu_before
-    for session in sessions:
-        session.stop()
+    with ThreadPoolExecutor(max_workers=max(len(sessions), 1)) as pool:
+        list(pool.map(lambda session: session.stop(), sessions))
     done = len(latencies)
     metrics = {"queries": done, "errors": errors[0], "seconds": round(elapsed, 2),
                "qps": round(done / elapsed, 2) if elapsed else 0.0,
