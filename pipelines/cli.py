@@ -137,9 +137,21 @@ def preflight(catalog, catalog_path: Path, job, extra: tuple[str, ...] = ()) -> 
         raise ConfigError(f"{catalog_path}: {exc}") from None
 
 
+def connect_selection(catalog, job, versions: str) -> list:
+    """--versions 3.5.7,4.1.0: the connect_suites job on those Spark versions only."""
+    from assets import connect
+
+    if job.name != "connect_suites":
+        raise ConfigError(f"--versions applies to connect_suites, not {job.name}")
+    wanted = [v.strip() for v in versions.split(",") if v.strip()]
+    targets = [catalog.connect_target(v) for v in wanted]  # an unknown one is named
+    return [connect.DATASET, connect.TEARDOWN,
+            *(connect.suite_key(t, suite) for t in targets for suite in connect.SUITE_ORDER)]
+
+
 def run(job_name: str, keep_on_failure: bool, seed_config: dict | None = None,
         catalog_path: str | None = None, report_dir: str | None = None,
-        stream_config: dict | None = None) -> int:
+        stream_config: dict | None = None, versions: str | None = None) -> int:
     from assets.cdc import ENGINE_SERVICES
     from pipelines.jobs import LIGHT_SELECTION
     from pipelines.progress import Progress
@@ -175,16 +187,19 @@ def run(job_name: str, keep_on_failure: bool, seed_config: dict | None = None,
     try:
         preflight(catalog, path, job, ENGINE_SERVICES[stream_config["engine"]]
                   if stream_config else ())
+        selection = connect_selection(catalog, job, versions) if versions else None
     except ConfigError as exc:
         print(f"testbed: {exc}", file=sys.stderr)
         return 2
     # Light mode needs no Spark release: leave the release assets out of the run.
     light = (seed_config or {}).get("engine") == "deltars"
+    if light:
+        selection = LIGHT_SELECTION
     with home.instance() as instance:
         with Progress():
             result = job.execute_in_process(instance=instance, raise_on_error=False,
                                             run_config=run_config,
-                                            asset_selection=LIGHT_SELECTION if light else None)
+                                            asset_selection=selection)
         written = reports.write(reports.build(instance, result.run_id), Path(report_dir)) \
             if report_dir else []
     materialized = [e.step_materialization_data.materialization
@@ -285,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
                                  "the package's resources/catalog.yaml)")
     run_parser.add_argument("--report-dir", metavar="DIR",
                             help="write report.json and junit.xml of the run into DIR")
+    run_parser.add_argument("--versions", metavar="X.Y.Z,...",
+                            help="connect_suites: only these Spark versions of the catalog's "
+                                 "connect list (default: all)")
     report_parser = sub.add_parser("report", help="write report.json and junit.xml of a past run")
     report_parser.add_argument("run_id", help="the run's id (testbed run prints it; the UI shows it)")
     report_parser.add_argument("--report-dir", metavar="DIR", default=".",
@@ -318,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     seed_config = {k: v for k, v in (("engine", args.engine), ("rows", args.rows)) if v is not None}
     stream_config = {"engine": args.cdc_engine} if args.cdc_engine else None
     return run(args.job, args.keep_on_failure, seed_config, args.catalog, args.report_dir,
-               stream_config)
+               stream_config, args.versions)
 
 
 if __name__ == "__main__":

@@ -200,3 +200,14 @@ def test_a_hadoop_without_a_known_sdk_names_where_to_add_it():
     with pytest.raises(ConfigError, match=r"Hadoop 3\.4\.1 has no S3A recipe.*SDK_FOR_HADOOP in "
                                           r"resources/services/s3a\.py, or run with storage local"):
         sdk_for("3.4.1")
+
+
+def test_connect_versions_on_the_command_line_are_checked_before_anything_starts(capsys):
+    from pipelines import cli
+
+    assert cli.main(["run", "connect_suites", "--versions", "4.1.0,9.9.9"]) == 2
+    said = capsys.readouterr().err
+    assert "no Connect target '9.9.9' in the catalog's connect list (it has 3.5.7, 3.5.8, " \
+           "4.1.0, 4.1.1): add `- version: 9.9.9` under connect:" in said
+    assert cli.main(["run", "coexistence", "--versions", "4.1.0"]) == 2
+    assert "--versions applies to connect_suites, not coexistence" in capsys.readouterr().err
