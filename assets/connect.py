@@ -154,17 +154,18 @@ def _numbers(run: SuiteRun) -> dict[str, float]:
 
 
 def _history(context: AssetExecutionContext, key: AssetKey, runs: int) -> list[dict[str, float]]:
-    """The numeric metadata of the asset's last `runs` materializations, newest first."""
-    records = context.instance.fetch_materializations(key, limit=runs).records
+    """The numeric metadata of the asset's last `runs` materializations before this run's (which
+    is already stored: it was yielded first), newest first."""
+    records = context.instance.fetch_materializations(key, limit=runs + 1).records
     history = []
     for record in records:
         materialization = record.asset_materialization
-        if materialization is None:
+        if materialization is None or record.run_id == context.run_id:
             continue
         history.append({name: value.value for name, value in materialization.metadata.items()
                         if isinstance(value.value, (int, float))
                         and not isinstance(value.value, bool)})
-    return history
+    return history[:runs]
 
 
 def _checks(target: ConnectTarget) -> list[AssetCheckSpec]:

@@ -194,3 +194,27 @@ def test_the_catalog_lists_the_four_connect_versions_and_refuses_bad_entries(tmp
     bad.write_text("releases: []\nconnect:\n  - version: 4.1.0\n  - version: 4.1.0\n")
     with pytest.raises(ConfigError, match="connect lists 4.1.0 twice"):
         load_catalog(bad)
+
+
+def test_the_baseline_reads_earlier_runs_of_the_same_asset_from_the_instance_not_this_one():
+    from types import SimpleNamespace
+
+    from dagster import AssetKey, AssetMaterialization, DagsterInstance
+
+    from assets.connect import _history
+
+    key = AssetKey(["connect", "spark_4_1_0", "load"])
+    with DagsterInstance.ephemeral() as instance:
+        for qps in (50.0, 48.0, 52.0, 51.0):
+            instance.report_runless_asset_event(AssetMaterialization(
+                key, metadata={"go/concurrent_8/qps": qps, "version": "4.1.0"}))
+        history = _history(SimpleNamespace(instance=instance, run_id="this run"), key, runs=3)
+        # Runless events share one run id: as this run's own, none of them is a baseline.
+        runless = instance.fetch_materializations(key, limit=1).records[0].run_id
+        own = _history(SimpleNamespace(instance=instance, run_id=runless), key, runs=3)
+    assert [h["go/concurrent_8/qps"] for h in history] == [51.0, 52.0, 48.0]  # newest first
+    assert all("version" not in h for h in history)  # numbers only
+    assert own == []
+    verdict = no_regression_against_baseline({"go/concurrent_8/qps": 30.0}, history, margin=0.25)
+    assert "go/concurrent_8/qps is 30, 41% worse than the median 51 of the last 3 runs" \
+        in verdict.message
