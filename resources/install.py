@@ -296,6 +296,7 @@ def main() -> None:
         for target in catalog.connect:  # the Connect client suites' servers
             install_spark(target.version)
             resolve_jars(target.release)
+            install_s3a(target.version)  # with storage s3 they log events to the store
         install_go_suites()
         install_versitygw()
         install_debezium()
