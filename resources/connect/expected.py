@@ -1,21 +1,11 @@
 """The E2E suites' expected answers, from an engine that is not Spark: DuckDB over the same
 parquet files the Connect servers read."""
 
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
-from resources.model.connect import E2EScenario
-
-
-def _plain(value):
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return value
+from resources.model.connect import E2EScenario, plain
 
 
 def answers(data: Path, scenarios: tuple[E2EScenario, ...]) -> dict[str, list[list]]:
@@ -24,6 +14,6 @@ def answers(data: Path, scenarios: tuple[E2EScenario, ...]) -> dict[str, list[li
         for view in ("trips", "zones"):
             con.execute(f"CREATE VIEW {view} AS SELECT * FROM "
                         f"read_parquet('{Path(data) / view}/*.parquet')")
-        return {s.name: [[_plain(v) for v in row]
+        return {s.name: [[plain(v) for v in row]
                          for row in con.execute(s.duckdb or s.sql).fetchall()]
                 for s in scenarios if not s.expect_error}

@@ -15,14 +15,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import psutil
 from pyspark.sql import SparkSession
 
-from resources.model.connect import E2EScenario, ScenarioResult, load_scenarios
+from resources.model.connect import E2EScenario, ScenarioResult, load_scenarios, plain
 
 REMOTE = os.environ.get("SPARK_REMOTE", "")
 VERSION = os.environ.get("TESTBED_SPARK_VERSION", "")
@@ -73,15 +71,6 @@ def with_views(spark: SparkSession) -> SparkSession:
         spark.sql(f"CREATE OR REPLACE TEMPORARY VIEW {view} USING parquet "
                   f"OPTIONS (path '{Path(DATA) / view}')")
     return spark
-
-
-def plain(value):
-    """A collected value as JSON: what the Go client reports too."""
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return value
 
 
 def rows_of(df) -> list[list]:

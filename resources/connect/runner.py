@@ -31,7 +31,14 @@ from resources.model.connect import (
 )
 from resources.model.errors import ConfigError
 from resources.ports import HOST, free_port
-from resources.processes import MARKER, child_env, stop_job, tail, with_default_signals
+from resources.processes import (
+    MARKER,
+    child_env,
+    rss_bytes,
+    stop_job,
+    tail,
+    with_default_signals,
+)
 from resources.settings import go_suite_dir, spark_home
 
 Spawned = Callable[[subprocess.Popen, Path], None]
@@ -159,8 +166,6 @@ def run_client(client: str, server: Server, suite: str, suite_settings: SuiteSet
         extra = {**extra, "TESTBED_RESTART_REQUEST": str(request),
                  "TESTBED_RESTART_DONE": str(done)}
     variables = child_env({**_variables(server, suite_settings, results), **extra})
-    if client == "python" and "PYTHONPATH" not in extra:
-        variables.pop("PYTHONPATH", None)
     began = time.monotonic()
     with open(log, "wb") as out:
         process = subprocess.Popen(with_default_signals(argv), stdout=out, stderr=subprocess.STDOUT,
@@ -247,12 +252,7 @@ def bind_finding(server: Server) -> str | None:
 
 
 def rss_mb(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    try:
-        return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
-    except psutil.NoSuchProcess:
-        return 0.0
+    return round(rss_bytes([pid]) / 2**20, 1) if pid else 0.0
 
 
 def run_suite(server: Server, suite: str, suite_settings: SuiteSettings, work: Path,
@@ -313,8 +313,6 @@ def warm_up(server: Server, queries: int = 20) -> None:
             f"[s.sql('SELECT COUNT(*) FROM range(1000)').collect() for _ in range({queries})]\n"
             "s.stop()")
     variables = child_env({MARKER: server.env_dir, **extra})
-    if "PYTHONPATH" not in extra:
-        variables.pop("PYTHONPATH", None)
     subprocess.run([argv[0], "-c", code], env=variables, capture_output=True, timeout=180,
                    check=False)
 

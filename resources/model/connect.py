@@ -5,6 +5,8 @@ scenario as a JSON line; the checks judge those, the assets plot them.
 """
 
 import json
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +24,16 @@ SMOKE = ("sql_literal", "sql_range_count", "sql_string_functions", "sql_temp_vie
          "lifecycle_reconnect_after_restart")
 LOAD = ("concurrent_1", "concurrent_8", "concurrent_32", "scan_1", "scan_8", "sustained",
         "session_churn", "large_collect")
+
+
+def plain(value):
+    """A collected value as JSON, the same from every engine: decimals as floats, dates and
+    timestamps as ISO text (the Go client reports timestamps as microseconds)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
 
 
 class Unsupported(BaseModel):
