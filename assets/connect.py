@@ -160,7 +160,7 @@ def _history(context: AssetExecutionContext, key: AssetKey, runs: int) -> list[d
     history = []
     for record in records:
         materialization = record.asset_materialization
-        if materialization is None or record.run_id == context.run_id:
+        if materialization is None or record.run_id == context.run.run_id:
             continue
         history.append({name: value.value for name, value in materialization.metadata.items()
                         if isinstance(value.value, (int, float))

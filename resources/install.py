@@ -306,6 +306,7 @@ def main() -> None:
     except InstallError as exc:
         sys.exit(f"setup: {exc}")
     print(f"setup: ready ({', '.join(f'{s.name} {s.version}' for s in catalog.releases)}; "
+          f"Connect suites on {', '.join(t.version for t in catalog.connect) or 'none'}; "
           f"cache {cache_dir()})")
 
 

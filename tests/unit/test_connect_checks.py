@@ -208,10 +208,12 @@ def test_the_baseline_reads_earlier_runs_of_the_same_asset_from_the_instance_not
         for qps in (50.0, 48.0, 52.0, 51.0):
             instance.report_runless_asset_event(AssetMaterialization(
                 key, metadata={"go/concurrent_8/qps": qps, "version": "4.1.0"}))
-        history = _history(SimpleNamespace(instance=instance, run_id="this run"), key, runs=3)
+        history = _history(SimpleNamespace(instance=instance, run=SimpleNamespace(run_id="this run")),
+                           key, runs=3)
         # Runless events share one run id: as this run's own, none of them is a baseline.
         runless = instance.fetch_materializations(key, limit=1).records[0].run_id
-        own = _history(SimpleNamespace(instance=instance, run_id=runless), key, runs=3)
+        own = _history(SimpleNamespace(instance=instance, run=SimpleNamespace(run_id=runless)),
+                       key, runs=3)
     assert [h["go/concurrent_8/qps"] for h in history] == [51.0, 52.0, 48.0]  # newest first
     assert all("version" not in h for h in history)  # numbers only
     assert own == []
