@@ -192,7 +192,8 @@ class SparkRelease:
         has = self.spec.components
         return Endpoints(
             metastore=self.metastore_uri, metastore_db=self.spec.metastore_db,
-            metastore_jdbc=self.jdbc_url, history_ui=f"http://{HOST}:{p['history.ui']}" if "history" in has else None,
+            metastore_jdbc=self.jdbc_url,
+            history_ui=f"http://{HOST}:{p['history.ui']}" if "history" in has else None,
             event_log_dir=self.event_log_dir.removeprefix("file:"),
             master=f"spark://{HOST}:{p['master.rpc']}" if "master" in has else None,
             master_ui=f"http://{HOST}:{p['master.ui']}" if "master" in has else None,
