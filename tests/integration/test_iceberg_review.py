@@ -200,9 +200,12 @@ def test_a_misbehaving_catalog_fails_the_matching_criteria_and_the_review_stays_
     assert re.search(r"listNamespaces GET /v1/namespaces \(database stopped\): no answer: "
                      r"ReadTimeout: timed out \(a hang: want a 5xx within 0.5s\)",
                      outage.message), outage.message
-    shutdown = verdicts["graceful_shutdown"]  # the listener stays open: new requests hang
-    assert re.search(r"\d+ requests after SIGTERM were not refused cleanly \(\d+ timeout",
-                     shutdown.message), shutdown.message
+    shutdown = verdicts["graceful_shutdown"]  # the listener stays open: requests hang
+    # Which requests hang depends on timing: those in flight at SIGTERM (on a busy machine every
+    # load thread is in one), or those sent after it. Either way, as timeouts.
+    assert re.search(r"(\d+ of \d+ requests in flight at SIGTERM did not complete|\d+ requests "
+                     r"after SIGTERM were not refused cleanly) \(\d+ timeout", shutdown.message), \
+        shutdown.message
     # Bounded: a hanging call costs its timeout, not the server's HANG_S sleep each time.
     assert took < 40, f"review took {took:.1f}s"
     assert MisbehavingCatalog.namespaces == set()  # what the review created it dropped
