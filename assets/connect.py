@@ -238,7 +238,7 @@ def version_asset(target: ConnectTarget):
 
         try:
             server = Server(target, deployment.endpoints.connect, root,
-                            pid=_connect_pid(env, spec.name), env_dir=str(env.path))
+                            service=env.services[f"{spec.name}-connect"], env_dir=str(env.path))
             exposed = bind_finding(server)
             if exposed:
                 server.findings.append(exposed)
@@ -249,7 +249,7 @@ def version_asset(target: ConnectTarget):
             for suite in selected:
                 run = run_suite(server, suite, connect_suites.settings(),
                                 env.path / "connect-runs" / target.version, record,
-                                restart=lambda: _restart(env, server, spec.name))
+                                restart=lambda: _restart(env, server))
                 run.server["startup_seconds"] = deployment.startup_seconds
                 yield MaterializeResult(asset_key=suite_key(target, suite), metadata={
                     "version": target.version, "remote": server.remote,
@@ -264,19 +264,11 @@ def version_asset(target: ConnectTarget):
     return suites
 
 
-def _restart(env, server: Server, release: str) -> None:
+def _restart(env, server: Server) -> None:
     """Stop the release's Connect server and start it again (same port, same settings): the
     reconnect scenario's server restart. The new process replaces the old one in the ledger."""
-    service = env.services[f"{release}-connect"]
-    service.stop(env.platform.grace_seconds)
-    env.start(service)
-    server.pid = _connect_pid(env, release)
-
-
-def _connect_pid(env, release: str) -> int | None:
-    service = env.services.get(f"{release}-connect")
-    process = getattr(service, "process", None)
-    return getattr(process, "pid", None)
+    server.service.stop(env.platform.grace_seconds)
+    env.start(server.service)
 
 
 def build(catalog: Catalog) -> list:

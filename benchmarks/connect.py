@@ -46,7 +46,7 @@ def main() -> None:
             deployment = env.deploy(target.release)
             ready = time.perf_counter() - began
             service = env.services[f"{target.release.name}-connect"]
-            server = Server(target, deployment.endpoints.connect, data, pid=service.process.pid,
+            server = Server(target, deployment.endpoints.connect, data, service=service,
                             env_dir=str(env.path))
             warm_up(server)
             run = run_suite(server, "load", settings, env.path / "runs" / target.version,

@@ -6,16 +6,19 @@ from dagster import DefaultScheduleStatus, ScheduleDefinition
 from resources.settings import schedule_timezone
 
 
+def _nightly(name: str, job, cron: str, description: str,
+             run_config: dict | None = None) -> ScheduleDefinition:
+    """A nightly schedule in TESTBED_TIMEZONE, stopped until someone turns it on."""
+    return ScheduleDefinition(name=name, job=job, cron_schedule=cron,
+                              execution_timezone=schedule_timezone(),
+                              default_status=DefaultScheduleStatus.STOPPED,
+                              run_config=run_config, description=description)
+
+
 def nightly_coexistence(job) -> ScheduleDefinition:
-    return ScheduleDefinition(
-        name="nightly_coexistence",
-        job=job,
-        cron_schedule="0 2 * * *",
-        execution_timezone=schedule_timezone(),
-        default_status=DefaultScheduleStatus.STOPPED,
-        description="Coexistence of every catalog release, every night at 02:00 "
-                    "(TESTBED_TIMEZONE, default UTC).",
-    )
+    return _nightly("nightly_coexistence", job, "0 2 * * *",
+                    "Coexistence of every catalog release, every night at 02:00 "
+                    "(TESTBED_TIMEZONE, default UTC).")
 
 
 # The full load profile: what a 30-minute sustained run finds that the job's short one cannot.
@@ -24,13 +27,7 @@ NIGHTLY_LOAD = {"resources": {"connect_suites": {"config": {
 
 
 def nightly_connect_load(job) -> ScheduleDefinition:
-    return ScheduleDefinition(
-        name="nightly_connect_load",
-        job=job,
-        cron_schedule="0 3 * * *",
-        execution_timezone=schedule_timezone(),
-        default_status=DefaultScheduleStatus.STOPPED,
-        run_config=NIGHTLY_LOAD,
-        description="The Connect client suites with the full load profile (60 s per load "
+    return _nightly("nightly_connect_load", job, "0 3 * * *",
+                    "The Connect client suites with the full load profile (60 s per load "
                     "scenario, 30 min sustained) every night at 03:00 (TESTBED_TIMEZONE).",
-    )
+                    run_config=NIGHTLY_LOAD)

@@ -34,11 +34,11 @@ from resources.ports import HOST, free_port
 from resources.processes import (
     MARKER,
     child_env,
-    rss_bytes,
     stop_job,
     tail,
     with_default_signals,
 )
+from resources.services.base import Service
 from resources.settings import go_suite_dir, spark_home
 
 Spawned = Callable[[subprocess.Popen, Path], None]
@@ -60,13 +60,22 @@ class Server:
     target: ConnectTarget
     remote: str  # sc://127.0.0.1:port
     data: Path  # the dataset's root (trips/, zones/)
-    pid: int | None = None
+    # The Connect server's service: restarted in place, so its process is always the current one.
+    service: Service | None = None
     env_dir: str = ""  # the environment's dir: children carry it (the reaper finds them by it)
     findings: list[str] = field(default_factory=list)
 
     @property
     def version(self) -> str:
         return self.target.version
+
+    @property
+    def pid(self) -> int | None:
+        process = getattr(self.service, "process", None)
+        return process.pid if process is not None else None
+
+    def rss_mb(self) -> float:
+        return self.service.rss_mb() if self.service is not None else 0.0
 
 
 def check_go() -> None:
@@ -251,10 +260,6 @@ def bind_finding(server: Server) -> str | None:
             f"not on 127.0.0.1 only, although spark.connect.grpc.binding.address is 127.0.0.1")
 
 
-def rss_mb(pid: int | None) -> float:
-    return round(rss_bytes([pid]) / 2**20, 1) if pid else 0.0
-
-
 def run_suite(server: Server, suite: str, suite_settings: SuiteSettings, work: Path,
               on_spawn: Spawned | None = None, restart: Restart | None = None) -> SuiteRun:
     """Both clients: side by side for smoke and E2E (correctness: each counts only its own
@@ -265,7 +270,7 @@ def run_suite(server: Server, suite: str, suite_settings: SuiteSettings, work: P
         if suite == "load" else 0) + 120
     clients = suite_settings.clients
     barrier = RestartBarrier(restart, clients) if restart is not None else None
-    before = rss_mb(server.pid)
+    before = server.rss_mb()
     seconds: dict[str, float] = {}
 
     def one(client: str) -> list[ScenarioResult]:
@@ -286,7 +291,7 @@ def run_suite(server: Server, suite: str, suite_settings: SuiteSettings, work: P
         findings.append(server.target.mixed_version)
     findings += client_findings(results)
     return SuiteRun(version=server.version, suite=suite, results=results,
-                    server={"rss_mb_before": before, "rss_mb_after": rss_mb(server.pid),
+                    server={"rss_mb_before": before, "rss_mb_after": server.rss_mb(),
                             **seconds},
                     findings=findings)
 
