@@ -24,8 +24,20 @@ def model_classes(spark_home: Path) -> list[str]:
             for package in root.iter("package") for cls in package.iter("class")]
 
 
-def write_conf(conf_dir: Path, spark_home: Path, jdbc_url: str, credentials: tuple[str, str],
-               warehouse: Path) -> None:
+LOG4J2 = ("status = error\n"
+          "appender.console.type = Console\n"
+          "appender.console.name = console\n"
+          "appender.console.layout.type = PatternLayout\n"
+          "appender.console.layout.pattern = %d{ISO8601} %-5p %c{1}: %m%n\n"
+          "rootLogger.level = info\n"
+          "rootLogger.appenderRef.console.ref = console\n"
+          "logger.datanucleus.name = DataNucleus\n"
+          "logger.datanucleus.level = warn\n")
+
+
+def site_xml(spark_home: Path, jdbc_url: str, credentials: tuple[str, str], warehouse: str,
+             conf_dir: str) -> str:
+    """hive-site.xml of a metastore; warehouse a URI, conf_dir where its files are as it runs."""
     user, password = credentials
     props = {
         "javax.jdo.option.ConnectionURL": jdbc_url,
@@ -36,35 +48,36 @@ def write_conf(conf_dir: Path, spark_home: Path, jdbc_url: str, credentials: tup
         "datanucleus.autoStartMechanism": "Classes",
         "datanucleus.autoStartClassNames": ",".join(model_classes(spark_home)),
         "hive.metastore.schema.verification": "false",
-        "hive.metastore.warehouse.dir": f"file:{warehouse}",
+        "hive.metastore.warehouse.dir": warehouse,
         "hive.metastore.event.db.notification.api.auth": "false",
         # Spark lacks the disruptor jar that async logging needs.
         "hive.async.log.enabled": "false",
         # Named here, not found on the classpath: the metastore's classpath is only jars, so it
         # is the same in every environment (class-data archives). Without it Hive takes the file
         # in hive-common's jar and logs to /tmp/<user>/hive.log.
-        "hive.log4j.file": str(conf_dir / "hive-log4j2.properties"),
+        "hive.log4j.file": f"{conf_dir}/hive-log4j2.properties",
     }
     body = "".join(f"  <property><name>{escape(k)}</name><value>{escape(str(v))}</value></property>\n"
                    for k, v in props.items())
-    (conf_dir / "hive-site.xml").write_text(f"<configuration>\n{body}</configuration>\n")
+    return f"<configuration>\n{body}</configuration>\n"
+
+
+def write_conf(conf_dir: Path, spark_home: Path, jdbc_url: str, credentials: tuple[str, str],
+               warehouse: Path) -> None:
+    (conf_dir / "hive-site.xml").write_text(
+        site_xml(spark_home, jdbc_url, credentials, f"file:{warehouse}", str(conf_dir)))
     (conf_dir / "hive-site.xml").chmod(0o600)  # it holds the database password
-    (conf_dir / "hive-log4j2.properties").write_text(
-        "status = error\n"
-        "appender.console.type = Console\n"
-        "appender.console.name = console\n"
-        "appender.console.layout.type = PatternLayout\n"
-        "appender.console.layout.pattern = %d{ISO8601} %-5p %c{1}: %m%n\n"
-        "rootLogger.level = info\n"
-        "rootLogger.appenderRef.console.ref = console\n"
-        "logger.datanucleus.name = DataNucleus\n"
-        "logger.datanucleus.level = warn\n")
+    (conf_dir / "hive-log4j2.properties").write_text(LOG4J2)
 
 
 def read_jdbc_url(conf_dir: Path) -> str:
     """The JDBC URL the metastore process was started with (its hive-site.xml)."""
-    text = (conf_dir / "hive-site.xml").read_text()
+    return jdbc_url_in((conf_dir / "hive-site.xml").read_text(), str(conf_dir / "hive-site.xml"))
+
+
+def jdbc_url_in(text: str, where: str) -> str:
+    """The JDBC URL of a hive-site.xml's text (where: the file, for the error)."""
     match = re.search(r"<name>javax.jdo.option.ConnectionURL</name><value>([^<]+)</value>", text)
     if not match:
-        raise ValueError(f"{conf_dir / 'hive-site.xml'} has no javax.jdo.option.ConnectionURL")
+        raise ValueError(f"{where} has no javax.jdo.option.ConnectionURL")
     return match.group(1)

@@ -46,12 +46,16 @@ class InProcessHandle(_Handle):
     ports: dict[str, int] = Field(default_factory=dict)
 
 
-class ContainerHandle(_Handle):
-    """A container of a compose project (the compose platform)."""
+class ComposeProjectHandle(_Handle):
+    """A compose project (the compose platform): its containers, network and named volumes, all
+    labelled with the project name, so `down` and the label sweep need nothing else."""
 
-    kind: Literal["container"] = "container"
-    container_id: str
-    project: str = ""
+    kind: Literal["compose_project"] = "compose_project"
+    project: str
+    files: list[str] = Field(default_factory=list)  # its compose files, while they exist
+
+    def describe(self) -> str:
+        return f"compose project {self.project}"
 
 
 class NamespaceHandle(_Handle):
@@ -91,7 +95,7 @@ class DirectoryHandle(_Handle):
         return f"environment dir {self.path}"
 
 
-Handle = Annotated[ProcessHandle | InProcessHandle | ContainerHandle | NamespaceHandle
+Handle = Annotated[ProcessHandle | InProcessHandle | ComposeProjectHandle | NamespaceHandle
                    | HelmReleaseHandle | TableHandle | DirectoryHandle, Field(discriminator="kind")]
 # Files: kept for debugging when a failed environment has keep_on_failure.
 FILE_KINDS = ("table", "directory")

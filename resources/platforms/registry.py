@@ -1,4 +1,5 @@
-"""Which platform runs environments: local processes (the default), or a Kubernetes cluster."""
+"""Which platform runs environments: local processes (the default), a compose project on a Docker
+engine, or a Kubernetes cluster."""
 
 from resources.model.errors import ConfigError
 from resources.settings import platform_name, state_dir
@@ -9,11 +10,15 @@ def make_platform(name: str, state: str, ready_timeout: float, grace: float):
         from resources.platforms.local import LocalPlatform
 
         return LocalPlatform(state, grace_seconds=grace, ready_timeout=ready_timeout)
+    if name == "compose":
+        from resources.platforms.compose import ComposePlatform
+
+        return ComposePlatform(state, grace_seconds=grace, ready_timeout=max(ready_timeout, 300))
     if name == "kubernetes":
         from resources.platforms.kubernetes import KubernetesPlatform
 
         return KubernetesPlatform.for_run(state, ready_timeout, grace)
-    raise ConfigError(f"platform {name!r} is not available here (known: local, kubernetes); "
+    raise ConfigError(f"platform {name!r} is not available here (known: local, compose, kubernetes); "
                       f"set TESTBED_PLATFORM=local or the resource's `platform` field")
 
 

@@ -73,6 +73,37 @@ def write_conf(path: Path, values: dict[str, object]) -> None:
     path.write_text(conf_lines(values))
 
 
+def application_conf(spec: ReleaseSpec, *, event_log_dir: str, metastore_uri: str, warehouse: str,
+                     host: str, bind: str, python: str, ivy: str, jars: list[str]) -> dict[str, object]:
+    """The settings every application of a release (jobs, the Connect server) shares, wherever it
+    runs (the platform gives the paths and addresses as they are where the driver runs)."""
+    conf: dict[str, object] = {
+        "spark.eventLog.enabled": "true",
+        "spark.eventLog.dir": event_log_dir,
+        "spark.sql.catalogImplementation": "hive",
+        "spark.hadoop.hive.metastore.uris": metastore_uri,
+        "spark.sql.warehouse.dir": warehouse,
+        "spark.driver.host": host,
+        "spark.driver.bindAddress": bind,
+        "spark.pyspark.python": python,
+        "spark.jars.ivy": ivy,
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.executor.extraJavaOptions": SHORT_LIVED_JVM,
+    }
+    if spec.maven_packages:  # Delta, Spark 3.5's Connect server
+        conf["spark.jars"] = ",".join(jars)
+    if spec.delta_version:
+        conf.update({
+            "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+            "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+            # Delta's defaults (50 snapshot partitions, 200 shuffle partitions) are for
+            # clusters; on 2 cores a 1000-row UPDATE spent seconds scheduling empty tasks.
+            "spark.databricks.delta.snapshotPartitions": "2",
+        })
+    return conf
+
+
 class SparkRelease:
     """One release's layout, ports and shared application settings in an environment dir."""
 
@@ -93,31 +124,11 @@ class SparkRelease:
         self.jdbc_url = f"jdbc:postgresql://{HOST}:{postgres_port}/{spec.metastore_db}"
         self.credentials: tuple[str, str] = ("", "")  # the metastore database's owner role
         # Every application of this release (jobs, the Connect server) shares these settings.
-        self.app_conf: dict[str, object] = {
-            "spark.eventLog.enabled": "true",
-            "spark.eventLog.dir": self.event_log_dir,
-            "spark.sql.catalogImplementation": "hive",
-            "spark.hadoop.hive.metastore.uris": self.metastore_uri,
-            "spark.sql.warehouse.dir": f"file:{self.warehouse}",
-            "spark.driver.host": HOST,
-            "spark.driver.bindAddress": HOST,
-            "spark.pyspark.python": job_python(),
-            "spark.jars.ivy": str(ivy_dir(spec.name)),
-            "spark.ui.showConsoleProgress": "false",
-            "spark.sql.shuffle.partitions": "4",
-            "spark.executor.extraJavaOptions": SHORT_LIVED_JVM,
-        }
-        if spec.maven_packages:  # Delta, Spark 3.5's Connect server
-            self.app_conf["spark.jars"] = ",".join(
-                str(jar) for jar in sorted(release_jars(spec.name).glob("*.jar")))
-        if spec.delta_version:
-            self.app_conf.update({
-                "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-                "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-                # Delta's defaults (50 snapshot partitions, 200 shuffle partitions) are for
-                # clusters; on 2 cores a 1000-row UPDATE spent seconds scheduling empty tasks.
-                "spark.databricks.delta.snapshotPartitions": "2",
-            })
+        self.app_conf = application_conf(
+            spec, event_log_dir=self.event_log_dir, metastore_uri=self.metastore_uri,
+            warehouse=f"file:{self.warehouse}", host=HOST, bind=HOST, python=job_python(),
+            ivy=str(ivy_dir(spec.name)),
+            jars=[str(jar) for jar in sorted(release_jars(spec.name).glob("*.jar"))])
         self.store_conf: dict[str, str] = {}  # what every JVM of the release needs for S3A
         if store is not None:
             self.store_conf = s3a.conf(store.endpoint, store.access_key, store.secret_key,

@@ -1,0 +1,444 @@
+"""The compose platform: each environment is a compose project on a real Docker engine.
+
+<env>/compose/postgres.yml      the environment's PostgreSQL (one database per release)
+<env>/compose/<release>.yml     each release's containers, volumes and inline configs
+                                (resources/docker/project.py makes them from the catalog's data)
+
+deploy = images (built here on first use, cached by content) -> `up -d --wait` of PostgreSQL
+once, then of each release's services; facts = what the engine reports of the running containers
+(names, published ports, health, the JDBC URL each metastore was started with, what the History
+Server reads and lists) through the same check functions as the other platforms; jobs run inside
+the release's containers (`docker exec`), the Connect probe through its published port; teardown =
+`down -v --remove-orphans`, then whatever still carries the project's label goes by label. The
+project is in the ledger before anything of it exists; a killed run's project is found from
+env.json, or by its labels (testbed.io/env, testbed.io/owner, created, TTL) alone.
+"""
+
+import secrets
+import socket
+import subprocess
+import time
+from datetime import datetime
+from pathlib import Path
+
+import psutil
+from docker.errors import DockerException, NotFound
+
+from resources import hive
+from resources.docker import images as image_builds
+from resources.docker.compose import PROJECT_LABEL, ComposeError, compose
+from resources.docker.compose import check_installed as check_compose
+from resources.docker.engine import Engine, ensure
+from resources.docker.project import (
+    COMPONENT_LABEL,
+    CONF,
+    LABELS,
+    PORTS,
+    POSTGRES_PORT,
+    RELEASE_LABEL,
+    ReleaseProject,
+    dump,
+    host,
+    postgres_service,
+)
+from resources.model.catalog import ReleaseSpec
+from resources.model.errors import ConfigError
+from resources.model.facts import ComponentFacts, Deployment, Endpoints, Facts, JobResult
+from resources.model.ledger import ComposeProjectHandle, Handle
+from resources.platforms.base import Environment, Platform, remove_tree
+from resources.platforms.local import history_log_dir, settled_history_apps
+from resources.ports import HOST, port_taken
+from resources.services.postgres import PostgresServer
+from resources.services.spark import PORT_ROLES, check_release_installed
+
+ENV_LABEL, OWNER_LABEL, CREATED_LABEL, TTL_LABEL = LABELS
+
+
+def project_name(env_id: str) -> str:
+    return f"testbed-{env_id}"
+
+
+class ComposePostgres(PostgresServer):
+    """The environment's PostgreSQL container, reached at its published port: databases and
+    metastore tables through the same code as the local server's."""
+
+    def __init__(self, root: Path, port: int, password: str):
+        super().__init__(root)
+        root.mkdir(parents=True, exist_ok=True)  # credentials.json: the databases' passwords
+        self.port = port
+        self.password = password
+
+
+class ComposePlatform(Platform):
+    name = "compose"
+
+    def __init__(self, state_dir: Path, grace_seconds: float = 10.0, ready_timeout: float = 300.0):
+        super().__init__(state_dir, grace_seconds, ready_timeout)
+        self._engine: Engine | None = None
+
+    # --- before anything starts -----------------------------------------------------------------
+
+    def preflight(self, specs: list[ReleaseSpec], services: tuple[str, ...] = ()) -> None:
+        self.check_state_dir()
+        for kind in services:
+            self.require(kind)
+        check_compose()
+        for spec in specs:
+            check_release_installed(spec)  # its image copies the cached install
+            for role, port in spec.ports.items():
+                kind, _, name = role.partition(".")
+                if kind not in spec.components or name not in PORT_ROLES[kind]:
+                    raise ConfigError(f"release {spec.name}: ports.{role} names no port of its "
+                                      f"components; use <component>.<role> like master.ui")
+                if port_taken(port):
+                    raise ConfigError(f"release {spec.name}: port {port} (ports.{role}) is already "
+                                      f"taken on {HOST}; free it or drop ports.{role} to let the "
+                                      f"engine pick one")
+        self.engine()
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = ensure()  # starts dockerd when none answers
+        return self._engine
+
+    def resolve_storage(self, storage: str | None = None):
+        if (storage or "local") != "local":
+            raise ConfigError(f"storage {storage!r} is not available on the compose platform (its "
+                              f"releases keep event logs and tables in named volumes): set "
+                              f"TESTBED_STORAGE=local or the resource's `storage` field to local")
+        return "local"
+
+    # --- deploy ----------------------------------------------------------------------------------
+
+    def labels(self, env: Environment) -> dict[str, str]:
+        state = env.state
+        return {ENV_LABEL: str(env.path),
+                OWNER_LABEL: f"{state.owner_host}:{state.owner_pid}:{state.owner_pid_started}",
+                CREATED_LABEL: str(round(state.created)), TTL_LABEL: str(round(state.ttl_seconds))}
+
+    def _files(self, env: Environment) -> Path:
+        return env.path / "compose"
+
+    def _postgres(self, env: Environment, image: str) -> ComposePostgres:
+        """The project's PostgreSQL: the project goes into the ledger before it exists."""
+        project = project_name(env.state.env_id)
+        files = self._files(env)
+        env.record(ComposeProjectHandle(name=project, owner="environment", project=project,
+                                        files=[str(files / "postgres.yml")]))
+        password = secrets.token_urlsafe(18)
+        path = dump({"name": project,
+                     "services": {"postgres": postgres_service(image, self.labels(env), password)},
+                     "volumes": {"pgdata": {"labels": self.labels(env)}}},
+                    files / "postgres.yml")
+        compose(project, [path], "up", "-d", "--wait", "--wait-timeout",
+                str(int(self.ready_timeout)), timeout=self.ready_timeout + 60)
+        port = self._published(project, "postgres", POSTGRES_PORT)
+        postgres = ComposePostgres(env.path / "postgres", port, password)
+        env.services["postgres"] = postgres  # facts read the metastores' tables through it
+        return postgres
+
+    def deploy(self, env: Environment, spec: ReleaseSpec) -> Deployment:
+        self.preflight([spec])
+        started = time.monotonic()
+        with env.exclusive("images"):  # one build at a time (2 cores); found in a second when built
+            built = image_builds.images([spec])
+        postgres = env.once("postgres", lambda: self._postgres(
+            env, built["testbed/postgres"].image))
+        credentials = postgres.create_database(spec.metastore_db)
+        release = ReleaseProject(spec, built[f"testbed/spark-{spec.version}"].image,
+                                 self.labels(env), credentials)
+        project = project_name(env.state.env_id)
+        files = [self._files(env) / "postgres.yml",
+                 dump(release.document(), self._files(env) / f"{spec.name}.yml")]
+        self._record_file(env, files[1])
+        wait = ("--wait", "--wait-timeout", str(int(self.ready_timeout)))
+        services = [host(spec.name, c) for c in spec.components]
+        others = [s for s in services if not s.endswith("-metastore")]
+        try:
+            if others:  # the rest start while the metastore creates its schema
+                compose(project, files, "up", "-d", "--no-deps", *others)
+            # Two metastores on one database (a sabotaged catalog) would race creating its schema:
+            # they take turns, like on the local platform.
+            with env.exclusive(f"database {spec.metastore_db}"):
+                compose(project, files, "up", "-d", *wait, host(spec.name, "metastore"),
+                        timeout=self.ready_timeout + 60)
+            compose(project, files, "up", "-d", *wait, *services, timeout=self.ready_timeout + 60)
+        except ComposeError as exc:
+            raise ComposeError(f"release {spec.name} did not become healthy on compose: {exc}\n"
+                               f"{self._unhealthy(project, spec)}") from None
+        containers = {c: self._container(project, spec.name, c) for c in spec.components}
+        return Deployment(spec=spec, env_id=env.state.env_id, root=str(self._files(env)),
+                          endpoints=self._endpoints(spec, containers, release),
+                          startup_seconds=round(time.monotonic() - started, 2),
+                          component_seconds={c: _ready_seconds(info)
+                                             for c, info in containers.items()})
+
+    def _record_file(self, env: Environment, path: Path) -> None:
+        """The project handle lists every file of the project, so `down` sees all its services."""
+        with env.lock:
+            for handle in env.state.handles:
+                if isinstance(handle, ComposeProjectHandle) and str(path) not in handle.files:
+                    handle.files.append(str(path))
+            env.state.save(create=False)
+
+    def _endpoints(self, spec: ReleaseSpec, containers: dict[str, dict],
+                   release: ReleaseProject) -> Endpoints:
+        def url(scheme: str, component: str, role: str) -> str | None:
+            if component not in containers:
+                return None
+            return f"{scheme}://{HOST}:{_host_port(containers[component], PORTS[f'{component}.{role}'])}"
+
+        return Endpoints(
+            metastore=url("thrift", "metastore", "thrift"), metastore_db=spec.metastore_db,
+            metastore_jdbc=release.jdbc_url, history_ui=url("http", "history", "ui"),
+            event_log_dir=release.events,
+            # Jobs are submitted inside the project network, where the master has this name.
+            master=f"spark://{host(spec.name, 'master')}:{PORTS['master.rpc']}"
+            if "master" in containers else None,
+            master_ui=url("http", "master", "ui"), worker_ui=url("http", "worker", "ui"),
+            connect=url("sc", "connect", "grpc"), connect_ui=url("http", "connect", "ui"))
+
+    # --- reading the engine ----------------------------------------------------------------------
+
+    def _containers(self, filters: dict) -> list:
+        return Engine.client().containers.list(all=True, filters=filters)
+
+    def _container(self, project: str, release: str, component: str) -> dict:
+        found = self._containers({"label": [f"{PROJECT_LABEL}={project}",
+                                            f"{RELEASE_LABEL}={release}",
+                                            f"{COMPONENT_LABEL}={component}"]})
+        if not found:
+            raise ComposeError(f"no container of {release} {component} in project {project}")
+        return found[0].attrs
+
+    def _published(self, project: str, service: str, port: int) -> int:
+        found = self._containers({"label": [f"{PROJECT_LABEL}={project}",
+                                            f"com.docker.compose.service={service}"]})
+        if not found:
+            raise ComposeError(f"no container of service {service} in project {project}")
+        return _host_port(found[0].attrs, port)
+
+    def _unhealthy(self, project: str, spec: ReleaseSpec) -> str:
+        """Why the release's containers are not healthy: state, last check output, log tail."""
+        lines = []
+        for container in self._containers({"label": [f"{PROJECT_LABEL}={project}",
+                                                     f"{RELEASE_LABEL}={spec.name}"]}):
+            state = container.attrs["State"]
+            health = state.get("Health") or {}
+            if health.get("Status") == "healthy":
+                continue
+            last = (health.get("Log") or [{}])[-1].get("Output", "").strip()[-300:]
+            logs = container.logs(tail=15).decode(errors="replace").strip()
+            lines.append(f"{container.name}: {state['Status']}, health "
+                         f"{health.get('Status', 'none')} {last}\n{logs}")
+        return "\n".join(lines)
+
+    def _exec(self, container: str, argv: list[str], timeout: float) -> subprocess.CompletedProcess:
+        return subprocess.run([image_builds.DEBIAN_CLI, "exec", container, *argv],
+                              capture_output=True, text=True, timeout=timeout)
+
+    # --- facts -----------------------------------------------------------------------------------
+
+    def facts(self, env: Environment, deployment: Deployment) -> Facts:
+        spec = deployment.spec
+        project = project_name(env.state.env_id)
+        containers = {c: self._container(project, spec.name, c) for c in spec.components}
+        components = [_component_facts(spec.name, c, info) for c, info in containers.items()]
+        metastore = containers["metastore"]["Name"].lstrip("/")
+        site = self._exec(metastore, ["cat", f"{CONF}/hive-site.xml"], 30)
+        db_name = hive.jdbc_url_in(site.stdout, f"{metastore}:{CONF}/hive-site.xml") \
+            .rsplit("/", 1)[-1]
+        postgres: ComposePostgres = env.services["postgres"]  # type: ignore[assignment]
+        history_url = deployment.endpoints.history_ui
+        events = deployment.endpoints.event_log_dir
+        reader = containers.get("history") or containers["metastore"]
+
+        def logs() -> list[str]:  # listed inside the release, where the volume is mounted
+            listed = self._exec(reader["Name"].lstrip("/"), ["ls", "-1A", events], 30)
+            return sorted(n for n in listed.stdout.split() if not n.startswith("."))
+
+        reads = history_log_dir(history_url) if history_url else "none"
+        apps = settled_history_apps(history_url, logs) if history_url else []
+        return Facts(
+            release=spec.name, version=spec.version, components=components,
+            metastore_uri=deployment.endpoints.metastore, metastore_db=db_name,
+            metastore_tables=postgres.metastore_tables(db_name),
+            event_log_dir=events, history_log_dir=reads, history_apps=apps, event_logs=logs())
+
+    # --- jobs ------------------------------------------------------------------------------------
+
+    def submit(self, env: Environment, deployment: Deployment, job: str, args: list[str],
+               timeout: float) -> JobResult:
+        """spark-submit inside the master's container: the driver is in the project network,
+        where the worker's executors can reach it."""
+        spec = deployment.spec
+        if deployment.endpoints.master is None:
+            raise ConfigError(f"release {spec.name} has no master to submit {job} to")
+        master = self._container(project_name(env.state.env_id), spec.name, "master")
+        argv = ["timeout", "-s", "KILL", str(int(timeout)), "spark-submit",
+                "--master", deployment.endpoints.master,
+                "--properties-file", f"{CONF}/spark-defaults.conf",
+                "--driver-memory", spec.driver_memory, "--executor-memory", spec.driver_memory,
+                "--name", f"testbed-{job}", f"{image_builds.JOBS}/{job}.py", *args]
+        started = time.monotonic()
+        try:
+            done = self._exec(master["Name"].lstrip("/"), argv, timeout + 30)
+            returncode, out, err = done.returncode, done.stdout, done.stderr
+        except subprocess.TimeoutExpired as exc:
+            returncode, out, err = 124, str(exc.stdout or ""), f"timed out after {timeout:.0f}s"
+        if returncode in (124, 137):
+            err = f"timed out after {timeout:.0f}s\n{err}"
+        return JobResult(release=spec.name, job=job, returncode=returncode,
+                         seconds=round(time.monotonic() - started, 2),
+                         output=_last(out, 40), error=_last(err, 40))
+
+    # --- removing, from the ledger alone ---------------------------------------------------------
+
+    def destroy(self, handle: Handle, grace_seconds: float) -> str:
+        if handle.kind == "compose_project":
+            return self._down(handle, grace_seconds)
+        if handle.kind in ("directory", "table"):
+            return remove_tree(handle.path)
+        if handle.kind == "in_process":
+            return "nothing to do (it ended with its process)"
+        raise ConfigError(f"the compose platform cannot remove {handle.describe()}")
+
+    def _down(self, handle: ComposeProjectHandle, grace_seconds: float) -> str:
+        if not self._left(handle.project):
+            return "already gone"
+        self.engine()
+        files = [f for f in handle.files if Path(f).exists()]
+        try:
+            compose(handle.project, files, "down", "-v", "--remove-orphans",
+                    "--timeout", str(int(grace_seconds)), timeout=grace_seconds + 120)
+        except (ComposeError, ConfigError):
+            pass  # files gone or compose missing: the labels below find everything
+        self._remove_labelled(handle.project)
+        left = self._left(handle.project)
+        return "stopped" if not left else f"failed: still there: {', '.join(left)}"
+
+    def _remove_labelled(self, project: str) -> None:
+        client = Engine.client()
+        label = {"label": f"{PROJECT_LABEL}={project}"}
+        for container in client.containers.list(all=True, filters=label):
+            _quietly(lambda: container.remove(force=True, v=True))
+        for network in client.networks.list(filters=label):
+            _quietly(network.remove)
+        for volume in client.volumes.list(filters=label):
+            _quietly(lambda: volume.remove(force=True))
+
+    def _left(self, project: str) -> list[str]:
+        """Containers, networks and volumes labelled with the project (none: it is gone)."""
+        try:
+            client = Engine.client()
+            label = {"label": f"{PROJECT_LABEL}={project}"}
+            return ([f"container {c.name}" for c in client.containers.list(all=True, filters=label)]
+                    + [f"network {n.name}" for n in client.networks.list(filters=label)]
+                    + [f"volume {v.name}" for v in client.volumes.list(filters=label)])
+        except DockerException as exc:
+            return [f"project {project}: the engine cannot be asked ({exc})"]
+
+    def remains(self, handle: Handle) -> list[str]:
+        if handle.kind == "compose_project":
+            return self._left(handle.project)
+        return []
+
+    def strays(self, known: set[str], now: float) -> list[tuple[str, Handle]]:
+        """Projects labelled testbed.io/env with an env dir no environment records, whose owner
+        process is gone or whose TTL expired (a live run of another state dir is left alone)."""
+        try:
+            containers = self._containers({"label": ENV_LABEL})
+            volumes = Engine.client().volumes.list(filters={"label": ENV_LABEL})
+        except DockerException:
+            return []  # no engine: nothing of ours can run
+        projects: dict[str, dict[str, str]] = {}
+        for labels in [c.labels for c in containers] + [v.attrs.get("Labels") or {}
+                                                        for v in volumes]:
+            if PROJECT_LABEL in labels:
+                projects.setdefault(labels[PROJECT_LABEL], labels)
+        found = []
+        for project, labels in sorted(projects.items()):
+            if labels[ENV_LABEL] in known:
+                continue
+            why = _abandoned(labels, now)
+            if why:
+                found.append((f"compose project {project} of {labels[ENV_LABEL]}: {why}",
+                              ComposeProjectHandle(name=project, project=project)))
+        return found
+
+
+def _abandoned(labels: dict[str, str], now: float) -> str | None:
+    host_name, _, rest = labels.get(OWNER_LABEL, "::").partition(":")
+    pid, _, started = rest.partition(":")
+    if host_name == socket.gethostname():
+        try:
+            alive = abs(psutil.Process(int(pid)).create_time() - float(started)) < 1.0
+        except (psutil.NoSuchProcess, ValueError):
+            alive = False
+        if not alive:
+            return f"owner pid {pid} is gone"
+    try:
+        age = now - float(labels[CREATED_LABEL])
+        if age > float(labels[TTL_LABEL]):
+            return f"TTL {labels[TTL_LABEL]}s expired ({age:.0f}s old)"
+    except (KeyError, ValueError):
+        return "no creation time or TTL label"
+    return None
+
+
+def _quietly(remove) -> None:
+    try:
+        remove()
+    except NotFound:
+        pass
+
+
+def _host_port(info: dict, port: int) -> int:
+    bindings = (info["NetworkSettings"]["Ports"] or {}).get(f"{port}/tcp") or []
+    if not bindings:
+        raise ComposeError(f"{info['Name'].lstrip('/')} publishes no port for {port}")
+    return int(bindings[0]["HostPort"])
+
+
+def _published_ports(info: dict) -> dict[str, int]:
+    return {key.split("/")[0]: int(bindings[0]["HostPort"])
+            for key, bindings in (info["NetworkSettings"]["Ports"] or {}).items() if bindings}
+
+
+def _component_facts(release: str, component: str, info: dict) -> ComponentFacts:
+    name = info["Name"].lstrip("/")
+    state = info["State"]
+    health = (state.get("Health") or {}).get("Status", "none")
+    roles = {port: role.split(".")[1] for role, port in PORTS.items()
+             if role.startswith(f"{component}.")}
+    ports = {roles.get(int(inside), inside): outside
+             for inside, outside in _published_ports(info).items()}
+    return ComponentFacts(
+        release=release, kind=component, name=name, ports=ports,
+        data_dir=f"{name}:/opt/work", conf_dir=f"{name}:{CONF}", pid=state.get("Pid") or None,
+        ready=state.get("Running", False) and health == "healthy",
+        probe=f"container {state['Status']}, healthcheck {health}")
+
+
+def _ready_seconds(info: dict) -> float:
+    """Start to the first passing healthcheck, as the engine recorded them."""
+    state = info["State"]
+    passed = [entry["End"] for entry in (state.get("Health") or {}).get("Log") or []
+              if entry.get("ExitCode") == 0]
+    if not passed:
+        return 0.0
+    return round((_time(min(passed)) - _time(state["StartedAt"])), 2)
+
+
+def _time(stamp: str) -> float:
+    """Docker's RFC 3339 times with nanoseconds (Python parses microseconds)."""
+    head, _, tail = stamp.partition(".")
+    fraction = "".join(ch for ch in tail if ch.isdigit())[:6]
+    zone = tail[len("".join(ch for ch in tail if ch.isdigit())):] or "Z"
+    return datetime.fromisoformat(f"{head}.{fraction or '0'}{zone.replace('Z', '+00:00')}") \
+        .timestamp()
+
+
+def _last(text: str, lines: int) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
