@@ -340,6 +340,7 @@ def main() -> None:
             resolve_jars(target.release)
             install_s3a(target.version)  # with storage s3 they log events to the store
         install_go_suites()
+        install_compose()
         install_versitygw()
         install_debezium()
         install_kafka()

@@ -10,9 +10,12 @@ venv=${TESTBED_VENV:-$cache/venv}
 python=${PYTHON:-python3}
 # prometheus* for the alerting release; chromium for the browser UI test (Playwright drives it);
 # maven + the JDK resolve and compile the Debezium engine and Kafka (the CDC engines);
-# iproute2 brings up loopback in the simulated Kubernetes cluster's network namespace.
+# iproute2 brings up loopback in the simulated Kubernetes cluster's network namespace;
+# docker.io and debootstrap run the compose platform (its images are built here, FROM a Debian
+# base made with debootstrap: no registry is reachable).
 apt_packages=(postgresql libpostgresql-jdbc-java mariadb-server-core mariadb-client-core
-              prometheus-alertmanager prometheus chromium maven openjdk-17-jdk-headless iproute2)
+              prometheus-alertmanager prometheus chromium maven openjdk-17-jdk-headless iproute2
+              docker.io debootstrap)
 
 log() { printf 'setup: %s\n' "$*"; }
 

@@ -219,6 +219,9 @@ def images(specs: list[ReleaseSpec], say=print) -> dict[str, Built]:
             if not found.cached:
                 say(f"images: built {found.image} in {found.seconds}s")
             built[recipe.repo] = found
+    client = Engine.client()
+    for repo, found in built.items():  # compose/docker-compose.yml (run by hand) names these
+        client.images.get(found.image).tag(repo, "latest")
     return built
 
 

@@ -6,7 +6,7 @@ testbed-<env id>                  the project: one network, its named volumes, t
 postgres                          one PostgreSQL per environment, one database per release
 <release>-<component>             the release's JVMs (dots become dashes: a host name like
                                   spark-3.5-master is no valid Java URI host)
-warehouse-<release>               its tables (metastore, jobs, Connect server)
+<release>-warehouse               its tables (metastore, jobs, Connect server)
 events-<prefix>                   its event logs, mounted at /data/events/<prefix>; a volume per
                                   prefix, so two releases on one prefix really share one
 
@@ -64,8 +64,12 @@ def _ports(component: str) -> list[dict]:
             for role, port in PORTS.items() if role.startswith(f"{component}.")]
 
 
-def postgres_service(image: str, labels: dict[str, str], password: str) -> dict:
-    return {"image": image, "init": True, "labels": labels,
+def postgres_service(image: str, labels: dict[str, str], password: str,
+                     init_sql: str | None = None) -> dict:
+    """init_sql: run once at first start (the config `postgres-init`)."""
+    init = {"configs": [{"source": "postgres-init",
+                         "target": "/docker-entrypoint-initdb.d/init.sql"}]} if init_sql else {}
+    return {"image": image, "init": True, "labels": labels, **init,
             "environment": {"POSTGRES_PASSWORD": password},
             "volumes": ["pgdata:/var/lib/postgresql/data"],
             "ports": [{"target": POSTGRES_PORT, "host_ip": "127.0.0.1", "protocol": "tcp"}],
@@ -183,7 +187,7 @@ class ReleaseProject:
             "image": self.image, "init": True, "hostname": me,
             "labels": {**self.labels, RELEASE_LABEL: spec.name, COMPONENT_LABEL: component},
             "command": self.command(component), "environment": environment, "configs": configs,
-            "volumes": [f"warehouse-{host(spec.name, 'data')}:{WAREHOUSE}",
+            "volumes": [f"{host(spec.name, 'warehouse')}:{WAREHOUSE}",
                         f"{events_volume(spec.event_log_prefix)}:{self.events}"],
             "ports": _ports(component),
             "healthcheck": {"test": self.healthcheck(component), **HEALTH},
@@ -196,7 +200,7 @@ class ReleaseProject:
 
     def document(self) -> dict:
         """This release's part of a compose file: services, volumes, configs."""
-        volumes = {f"warehouse-{host(self.spec.name, 'data')}": {"labels": self.labels},
+        volumes = {host(self.spec.name, "warehouse"): {"labels": self.labels},
                    events_volume(self.spec.event_log_prefix): {"labels": self.labels}}
         return {"services": {host(self.spec.name, c): self.service(c)
                              for c in self.spec.components},
@@ -211,8 +215,63 @@ def merge(*documents: dict) -> dict:
     return merged
 
 
+class _Readable(yaml.SafeDumper):
+    """No anchors (&id001) and short lists of words on one line: a file for people."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
+def _list(dumper: yaml.SafeDumper, items: list):
+    flow = all(isinstance(i, (str, int)) for i in items) and len(str(items)) < 80
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", items, flow_style=flow)
+
+
+_Readable.add_representer(list, _list)
+
+
 def dump(document: dict, path: Path, header: str = "") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)  # it holds the databases' passwords
-    path.write_text(header + yaml.safe_dump(document, sort_keys=False, width=100))
+    path.write_text(header + yaml.dump(document, Dumper=_Readable, sort_keys=False, width=100))
     return path
+
+
+# --- compose/docker-compose.yml: the seed-000 pair, to run by hand ------------------------------
+
+HAND_LABELS = {"testbed.io/origin": "compose/docker-compose.yml"}  # no testbed.io/env: never swept
+HAND_HEADER = """\
+# The seed-000 pair on Docker Compose, generated from resources/catalog.yaml by
+# `python -m resources.docker.project` (do not edit; tests check it matches the catalog).
+# Images are built here (`make images`); then:
+#   docker compose -f compose/docker-compose.yml up -d --wait    # ~20 s
+#   docker compose -f compose/docker-compose.yml ps               # the ports on 127.0.0.1
+#   docker compose -f compose/docker-compose.yml down -v
+# Passwords below are for this throwaway local stack only; Testbed's own runs generate theirs.
+"""
+
+
+def hand_document(specs: list[ReleaseSpec]) -> dict:
+    """Every release of the catalog with one PostgreSQL, images by their :latest tags."""
+    init_sql = "".join(f"CREATE ROLE {s.metastore_db} LOGIN PASSWORD '{s.metastore_db}-dev';\n"
+                       f"CREATE DATABASE {s.metastore_db} OWNER {s.metastore_db};\n"
+                       f"REVOKE CONNECT ON DATABASE {s.metastore_db} FROM PUBLIC;\n"
+                       for s in {spec.metastore_db: spec for spec in specs}.values())
+    postgres = {"services": {"postgres": postgres_service("testbed/postgres:latest", HAND_LABELS,
+                                                          "testbed-dev", init_sql)},
+                "volumes": {"pgdata": {"labels": HAND_LABELS}},
+                "configs": {"postgres-init": {"content": init_sql}}}
+    releases = [ReleaseProject(spec, f"testbed/spark-{spec.version}:latest", HAND_LABELS,
+                               (spec.metastore_db, f"{spec.metastore_db}-dev")).document()
+                for spec in specs]
+    return {"name": "testbed-pair", **merge(postgres, *releases)}
+
+
+if __name__ == "__main__":  # writes compose/docker-compose.yml from the catalog
+    from resources.model.catalog import load_catalog
+    from resources.settings import catalog_file
+
+    target = Path(__file__).resolve().parents[2] / "compose" / "docker-compose.yml"
+    dump(hand_document(list(load_catalog(catalog_file()).releases)), target, HAND_HEADER)
+    target.chmod(0o644)
+    print(target)

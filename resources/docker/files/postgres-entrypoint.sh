@@ -11,6 +11,12 @@ if [ ! -s "$data/PG_VERSION" ]; then
          --auth-local=trust --no-sync --pwfile="$pwfile" > /dev/null
   rm -f "$pwfile"
   echo "host all all 0.0.0.0/0 scram-sha-256" >> "$data/pg_hba.conf"
+  # Databases to create at first start (a compose file run by hand has no orchestrator to do it).
+  if [ -s /docker-entrypoint-initdb.d/init.sql ]; then
+    pg_ctl -D "$data" -o "-c listen_addresses=''" -w start > /dev/null
+    psql -v ON_ERROR_STOP=1 -q -U postgres -f /docker-entrypoint-initdb.d/init.sql
+    pg_ctl -D "$data" -m fast -w stop > /dev/null
+  fi
 fi
 exec postgres -D "$data" -c listen_addresses='*' -c fsync=off -c synchronous_commit=off \
      -c full_page_writes=off -c shared_buffers=32MB -c max_connections=60
