@@ -47,8 +47,9 @@ class TestbedEnvironment(ConfigurableResource):
 
     # Unset means "from the environment when the run starts" (TESTBED_PLATFORM, TESTBED_STATE_DIR),
     # not when the code location was loaded.
-    platform: str | None = Field(None, description="local | kubernetes (default: TESTBED_PLATFORM, "
-                                                   "else DEPLOY_TARGET, else local)")
+    platform: str | None = Field(None, description="local | compose | kubernetes (default: "
+                                                   "TESTBED_PLATFORM, else DEPLOY_TARGET, "
+                                                   "else local)")
     state_dir: str | None = Field(None, description="environments live in <state_dir>/envs/<id>/ "
                                                     "(default: TESTBED_STATE_DIR)")
     catalog_path: str | None = Field(None, description="the release catalog file (default: "

@@ -219,9 +219,6 @@ def images(specs: list[ReleaseSpec], say=print) -> dict[str, Built]:
             if not found.cached:
                 say(f"images: built {found.image} in {found.seconds}s")
             built[recipe.repo] = found
-    client = Engine.client()
-    for repo, found in built.items():  # compose/docker-compose.yml (run by hand) names these
-        client.images.get(found.image).tag(repo, "latest")
     return built
 
 
@@ -233,5 +230,8 @@ if __name__ == "__main__":  # python -m resources.docker.images: build what the 
     ensure()
     started = time.monotonic()
     result = images(list(load_catalog(catalog_file()).releases))
+    client = Engine.client()
+    for repo, found in result.items():  # compose/docker-compose.yml (run by hand) names these
+        client.images.get(found.image).tag(repo, "latest")
     print(f"images: {', '.join(b.image for b in result.values())} "
           f"({time.monotonic() - started:.1f}s)")

@@ -59,8 +59,11 @@ def _tcp_check(port: int) -> list[str]:
     return ["CMD", "bash", "-c", f"</dev/tcp/127.0.0.1/{port}"]
 
 
-def _ports(component: str) -> list[dict]:
-    return [{"target": port, "host_ip": "127.0.0.1", "protocol": "tcp"}
+def _ports(component: str, fixed: dict[str, int]) -> list[dict]:
+    """Published on 127.0.0.1 only, at the port the catalog fixes (ports.<component>.<role>) or
+    one the engine picks."""
+    return [{"target": port, "host_ip": "127.0.0.1", "protocol": "tcp",
+             **({"published": str(fixed[role])} if role in fixed else {})}
             for role, port in PORTS.items() if role.startswith(f"{component}.")]
 
 
@@ -189,7 +192,7 @@ class ReleaseProject:
             "command": self.command(component), "environment": environment, "configs": configs,
             "volumes": [f"{host(spec.name, 'warehouse')}:{WAREHOUSE}",
                         f"{events_volume(spec.event_log_prefix)}:{self.events}"],
-            "ports": _ports(component),
+            "ports": _ports(component, spec.ports),
             "healthcheck": {"test": self.healthcheck(component), **HEALTH},
         }
         if component == "metastore":

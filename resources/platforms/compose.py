@@ -83,6 +83,14 @@ class ComposePlatform(Platform):
         for kind in services:
             self.require(kind)
         check_compose()
+        owners: dict[str, str] = {}  # compose service -> its release
+        for spec in specs:
+            for component in spec.components:
+                name = host(spec.name, component)
+                if owners.setdefault(name, spec.name) != spec.name:
+                    raise ConfigError(
+                        f"releases {owners[name]} and {spec.name} would both run compose service "
+                        f"{name} (dots become dashes in host names): rename one of them")
         for spec in specs:
             check_release_installed(spec)  # its image copies the cached install
             for role, port in spec.ports.items():
@@ -122,6 +130,11 @@ class ComposePlatform(Platform):
     def _postgres(self, env: Environment, image: str) -> ComposePostgres:
         """The project's PostgreSQL: the project goes into the ledger before it exists."""
         project = project_name(env.state.env_id)
+        taken = self._left(project)
+        if taken:
+            raise ConfigError(f"compose project {project} already exists ({', '.join(taken)}): "
+                              f"remove it (`docker compose -p {project} down -v`, or "
+                              f"`TESTBED_PLATFORM=compose testbed sweep` when it is abandoned)")
         files = self._files(env)
         env.record(ComposeProjectHandle(name=project, owner="environment", project=project,
                                         files=[str(files / "postgres.yml")]))
