@@ -56,11 +56,13 @@ class StatsSampler(threading.Thread):
 def remove_images() -> None:
     from resources.docker.engine import DEBIAN_CLI
 
-    listed = subprocess.run([DEBIAN_CLI, "images", "-q", "--filter", "label=testbed.io/image"],
-                            capture_output=True, text=True).stdout.split()
-    if listed:
+    for _ in range(3):  # a parent goes only once its children have gone
+        listed = subprocess.run([DEBIAN_CLI, "images", "-q", "--filter", "reference=testbed/*"],
+                                capture_output=True, text=True).stdout.split()
+        if not listed:
+            break
         subprocess.run([DEBIAN_CLI, "rmi", "-f", *set(listed)], capture_output=True)
-    subprocess.run([DEBIAN_CLI, "image", "prune", "-f"], capture_output=True)
+        subprocess.run([DEBIAN_CLI, "image", "prune", "-f"], capture_output=True)
 
 
 def build_images(specs) -> tuple[dict, float]:

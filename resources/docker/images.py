@@ -17,6 +17,7 @@ import io
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -30,6 +31,7 @@ from resources.settings import release_jars, spark_home
 
 SUITE = "bookworm"
 JOBS_DIR = Path(__file__).resolve().parent.parent / "jobs"
+PROJECT = Path(__file__).resolve().parents[2]
 ASSETS = Path(__file__).resolve().parent / "files"
 LABEL = "testbed.io/image"
 # Where things are inside the Spark images (compose files name these paths).
@@ -112,6 +114,62 @@ ENV SPARK_HOME={SPARK_HOME} JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 PYSPARK
     PATH={SPARK_HOME}/bin:/usr/local/bin:/usr/bin:/bin
 WORKDIR /opt/work
 """, files)
+
+
+def wheelhouse(project: Path = PROJECT) -> tuple[Path, Path]:
+    """Wheels of the project's dependencies (kept by pyproject.toml's hash) and of the project
+    itself (kept by its sources' hash), made on the host, where pip reaches PyPI through the
+    machine's CA: the image installs them with --no-index and needs no certificate."""
+    home = engine_dir() / "wheelhouse"
+    deps = home / ("deps-" + hashlib.sha256((project / "pyproject.toml").read_bytes())
+                   .hexdigest()[:12])
+    pip = [sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check"]
+    if not (deps / "requirements.txt").exists():
+        shutil.rmtree(deps, ignore_errors=True)
+        done = subprocess.run([*pip, "-w", str(deps), str(project)], capture_output=True,
+                              text=True)
+        if done.returncode != 0:
+            raise ImageBuildError(f"pip wheel of the project's dependencies failed:\n"
+                                  f"{done.stderr.strip()[-1500:]}")
+        for own in deps.glob("testbed-*.whl"):
+            own.unlink()
+        (deps / "requirements.txt").write_text("".join(
+            f"{wheel.name.split('-')[0]}=={wheel.name.split('-')[1]}\n"
+            for wheel in sorted(deps.glob("*.whl"))))
+    sources = hashlib.sha256()
+    for path in sorted(p for part in ("pipelines", "assets", "resources", "pyproject.toml")
+                       for p in ([project / part] if part.endswith(".toml")
+                                 else (project / part).rglob("*"))
+                       if p.is_file() and "__pycache__" not in p.parts):
+        sources.update(f"{path.relative_to(project)}\n".encode() + path.read_bytes())
+    own = home / f"project-{sources.hexdigest()[:12]}"
+    if not any(own.glob("testbed-*.whl")):
+        for old in home.glob("project-*"):
+            shutil.rmtree(old, ignore_errors=True)
+        done = subprocess.run([*pip, "--no-deps", "-w", str(own), str(project)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ImageBuildError(f"pip wheel of the project failed:\n"
+                                  f"{done.stderr.strip()[-1500:]}")
+    return deps, own
+
+
+def dagster_recipe(deps: Path, own: Path) -> Recipe:
+    """The code location and Dagster itself (webserver, daemon, run workers), installed from
+    the wheelhouse; the project's layer alone changes with its code."""
+    return Recipe("testbed/dagster", f"""FROM {{base}}
+RUN {APT.format("python3 python3-venv")}
+COPY deps /tmp/deps
+RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install -q --no-index \\
+    --disable-pip-version-check --find-links /tmp/deps -r /tmp/deps/requirements.txt \\
+    && rm -rf /tmp/deps
+COPY project /tmp/project
+RUN /opt/venv/bin/pip install -q --no-index --no-deps --disable-pip-version-check \\
+    /tmp/project/*.whl && rm -rf /tmp/project
+ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin DAGSTER_HOME=/opt/dagster/home
+RUN mkdir -p /opt/dagster/home
+WORKDIR /opt/dagster
+""", {"deps": deps, "project": own})
 
 
 def recipes(specs: list[ReleaseSpec]) -> list[Recipe]:
@@ -206,15 +264,16 @@ def _tail(path: str, lines: int = 15) -> str:
     return "\n".join(Path(path).read_text(errors="replace").strip().splitlines()[-lines:])
 
 
-def images(specs: list[ReleaseSpec], say=print) -> dict[str, Built]:
-    """Every image the specs need, by repo (built when missing, else found in seconds)."""
+def images(specs: list[ReleaseSpec], say=print, dagster: bool = False) -> dict[str, Built]:
+    """Every image the specs need, by repo (built when missing, else found in seconds); with
+    dagster, the image of Dagster on Docker too (compose/dagster)."""
     engine_dir().mkdir(parents=True, exist_ok=True)
     with open(engine_dir() / "build.log", "a") as log:
         base = build_base(log)
         if not base.cached:
             say(f"images: built {base.image} in {base.seconds}s")
         built = {"testbed/base": base}
-        for recipe in recipes(specs):
+        for recipe in recipes(specs) + ([dagster_recipe(*wheelhouse())] if dagster else []):
             found = build(recipe, base.image, log)
             if not found.cached:
                 say(f"images: built {found.image} in {found.seconds}s")
@@ -229,7 +288,7 @@ if __name__ == "__main__":  # python -m resources.docker.images: build what the 
 
     ensure()
     started = time.monotonic()
-    result = images(list(load_catalog(catalog_file()).releases))
+    result = images(list(load_catalog(catalog_file()).releases), dagster=True)
     client = Engine.client()
     for repo, found in result.items():  # compose/docker-compose.yml (run by hand) names these
         client.images.get(found.image).tag(repo, "latest")

@@ -37,7 +37,8 @@ CONF = "/opt/conf"
 WAREHOUSE = "/data/warehouse"
 EVENTS = "/data/events"
 JDBC_JAR = "/usr/share/java/postgresql.jar"
-HEALTH = {"interval": "2s", "timeout": "5s", "retries": 150, "start_period": "5s"}
+# Polled each second: `up --wait` returns at the first healthy answer after the service is up.
+HEALTH = {"interval": "1s", "timeout": "5s", "retries": 300, "start_period": "5s"}
 
 
 def host(release: str, component: str) -> str:

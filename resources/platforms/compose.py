@@ -128,7 +128,8 @@ class ComposePlatform(Platform):
         return env.path / "compose"
 
     def _postgres(self, env: Environment, image: str) -> ComposePostgres:
-        """The project's PostgreSQL: the project goes into the ledger before it exists."""
+        """The project's PostgreSQL, started (not waited for: the releases' other services start
+        meanwhile). The project goes into the ledger before anything of it exists."""
         project = project_name(env.state.env_id)
         taken = self._left(project)
         if taken:
@@ -143,10 +144,9 @@ class ComposePlatform(Platform):
                      "services": {"postgres": postgres_service(image, self.labels(env), password)},
                      "volumes": {"pgdata": {"labels": self.labels(env)}}},
                     files / "postgres.yml")
-        compose(project, [path], "up", "-d", "--wait", "--wait-timeout",
-                str(int(self.ready_timeout)), timeout=self.ready_timeout + 60)
-        port = self._published(project, "postgres", POSTGRES_PORT)
-        postgres = ComposePostgres(env.path / "postgres", port, password)
+        compose(project, [path], "up", "-d")
+        postgres = ComposePostgres(env.path / "postgres",
+                                   self._published(project, "postgres", POSTGRES_PORT), password)
         env.services["postgres"] = postgres  # facts read the metastores' tables through it
         return postgres
 
@@ -155,12 +155,14 @@ class ComposePlatform(Platform):
         started = time.monotonic()
         with env.exclusive("images"):  # one build at a time (2 cores); found in a second when built
             built = image_builds.images([spec])
+        project = project_name(env.state.env_id)
         postgres = env.once("postgres", lambda: self._postgres(
             env, built["testbed/postgres"].image))
-        credentials = postgres.create_database(spec.metastore_db)
+        # One password per database, also for two releases on one (its role is made once).
+        credentials = (spec.metastore_db, env.once(f"password {spec.metastore_db}",
+                                                   lambda: secrets.token_urlsafe(18)))
         release = ReleaseProject(spec, built[f"testbed/spark-{spec.version}"].image,
                                  self.labels(env), credentials)
-        project = project_name(env.state.env_id)
         files = [self._files(env) / "postgres.yml",
                  dump(release.document(), self._files(env) / f"{spec.name}.yml")]
         self._record_file(env, files[1])
@@ -168,8 +170,11 @@ class ComposePlatform(Platform):
         services = [host(spec.name, c) for c in spec.components]
         others = [s for s in services if not s.endswith("-metastore")]
         try:
-            if others:  # the rest start while the metastore creates its schema
+            if others:  # they need no database: they start while PostgreSQL does
                 compose(project, files, "up", "-d", "--no-deps", *others)
+            env.once("postgres ready", lambda: compose(
+                project, files[:1], "up", "-d", *wait, "postgres", timeout=self.ready_timeout + 60))
+            postgres.create_database(*credentials)
             # Two metastores on one database (a sabotaged catalog) would race creating its schema:
             # they take turns, like on the local platform.
             with env.exclusive(f"database {spec.metastore_db}"):

@@ -109,12 +109,13 @@ class PostgresServer(Service):
     def probe(self) -> Probe:
         return SqlAnswers(self.dsn())
 
-    def create_database(self, name: str) -> tuple[str, str]:
-        """A role named like the database, owning it; nobody else may connect. Idempotent."""
+    def create_database(self, name: str, password: str | None = None) -> tuple[str, str]:
+        """A role named like the database, owning it; nobody else may connect. Idempotent.
+        password: the role's, when its client's configuration was written before (else new)."""
         with self.lock:
             if name in self.credentials:
                 return self.credentials[name]
-            password = secrets.token_urlsafe(18)
+            password = password or secrets.token_urlsafe(18)
             with psycopg.connect(self.dsn(), autocommit=True) as conn:
                 conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
                     sql.Identifier(name), sql.Literal(password)))
