@@ -109,7 +109,8 @@ def main() -> None:
     built, total = build_images(specs)
     print("images" + (" (cold: built from nothing)" if args.cold else ""))
     for repo, found in built.items():
-        print(f"  {repo:22} {'cached' if found.cached else f'{found.seconds:6.1f}s'}  {found.image}")
+        took = "cached" if found.cached else f"{found.seconds:6.1f}s"
+        print(f"  {repo:22} {took}  {found.image}")
     print(f"  all images: {total:.1f}s" + (f"  (target <= {TARGET_COLD_S}s cold)"
                                             if args.cold else ""))
     _, again = build_images(specs)

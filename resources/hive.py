@@ -57,8 +57,8 @@ def site_xml(spark_home: Path, jdbc_url: str, credentials: tuple[str, str], ware
         # in hive-common's jar and logs to /tmp/<user>/hive.log.
         "hive.log4j.file": f"{conf_dir}/hive-log4j2.properties",
     }
-    body = "".join(f"  <property><name>{escape(k)}</name><value>{escape(str(v))}</value></property>\n"
-                   for k, v in props.items())
+    body = "".join(f"  <property><name>{escape(k)}</name>"
+                   f"<value>{escape(str(v))}</value></property>\n" for k, v in props.items())
     return f"<configuration>\n{body}</configuration>\n"
 
 

@@ -172,6 +172,14 @@ WORKDIR /opt/dagster
 """, {"deps": deps, "project": own})
 
 
+def service_recipe(kind: str, packages: tuple[str, ...]) -> Recipe:
+    """A service's binaries from apt, at the paths its process recipe names (Debian on both
+    sides); its files come from the host, bind-mounted at the same paths."""
+    return Recipe(f"testbed/service-{kind}", f"""FROM {{base}}
+RUN {APT.format(" ".join(packages))}
+""")
+
+
 def recipes(specs: list[ReleaseSpec]) -> list[Recipe]:
     return [POSTGRES, *{spec.version: spark_recipe(spec) for spec in specs}.values()]
 
@@ -184,7 +192,8 @@ class Built:
 
 
 def exists(image: str) -> bool:
-    return subprocess.run([DEBIAN_CLI, "image", "inspect", image], capture_output=True).returncode == 0
+    inspected = subprocess.run([DEBIAN_CLI, "image", "inspect", image], capture_output=True)
+    return inspected.returncode == 0
 
 
 def build_base(log) -> Built:
@@ -262,6 +271,17 @@ def build(recipe: Recipe, base: str, log) -> Built:
 
 def _tail(path: str, lines: int = 15) -> str:
     return "\n".join(Path(path).read_text(errors="replace").strip().splitlines()[-lines:])
+
+
+def service_image(kind: str, packages: tuple[str, ...], say=print) -> str:
+    """The image a service of this kind runs in (built when missing)."""
+    engine_dir().mkdir(parents=True, exist_ok=True)
+    with open(engine_dir() / "build.log", "a") as log:
+        base = build_base(log)
+        found = build(service_recipe(kind, packages), base.image, log)
+    if not found.cached:
+        say(f"images: built {found.image} in {found.seconds}s")
+    return found.image
 
 
 def images(specs: list[ReleaseSpec], say=print, dagster: bool = False) -> dict[str, Built]:

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from resources import hive
-from resources.docker.images import JARS_DIR, JOBS, SPARK_HOME
+from resources.docker.images import JARS_DIR, SPARK_HOME
 from resources.model.catalog import ReleaseSpec
 from resources.services.spark import SHORT_LIVED_JVM, application_conf, conf_lines
 from resources.settings import release_jars, spark_home
@@ -85,8 +85,11 @@ class ReleaseProject:
     """The compose services, volumes and configs of one release."""
 
     def __init__(self, spec: ReleaseSpec, image: str, labels: dict[str, str],
-                 credentials: tuple[str, str]):
+                 credentials: tuple[str, str], mounts: list[str] | None = None,
+                 archives: "ContainerArchives | None" = None):
         self.spec = spec
+        self.mounts = mounts or []  # host:container bind mounts of every container
+        self.archives = archives  # class-data archives of the JVMs (none: plain starts)
         self.image = image
         self.labels = labels
         self.credentials = credentials
@@ -95,7 +98,8 @@ class ReleaseProject:
         self.jdbc_url = f"jdbc:postgresql://postgres:{POSTGRES_PORT}/{spec.metastore_db}"
 
     def app_conf(self, driver_host: str) -> dict[str, object]:
-        jars = [f"{JARS_DIR}/{jar.name}" for jar in sorted(release_jars(self.spec.name).glob("*.jar"))]
+        jars = [f"{JARS_DIR}/{jar.name}"
+                for jar in sorted(release_jars(self.spec.name).glob("*.jar"))]
         return application_conf(self.spec, event_log_dir=f"file:{self.events}",
                                 metastore_uri=self.metastore_uri, warehouse=f"file:{WAREHOUSE}",
                                 host=driver_host, bind="0.0.0.0", python="python3",
@@ -119,13 +123,18 @@ class ReleaseProject:
             return self.app_conf(host(name, "master"))
         return {}
 
+    def jvm(self, component: str) -> str:
+        """JVM options of a component's JVM: short-lived, and its class-data archive."""
+        flags = self.archives.flags(component) if self.archives else []
+        return " ".join([SHORT_LIVED_JVM, *flags])
+
     def command(self, component: str) -> list[str]:
         spec = self.spec
         me = host(spec.name, component)
         properties = ["--properties-file", f"{CONF}/spark-defaults.conf"]
         daemon = f"{SPARK_HOME}/bin/spark-class"
         if component == "metastore":
-            return ["java", *SHORT_LIVED_JVM.split(), f"-Xmx{spec.daemon_memory}",
+            return ["java", *self.jvm(component).split(), f"-Xmx{spec.daemon_memory}",
                     f"-Dlog4j2.configurationFile={CONF}/hive-log4j2.properties",
                     "-cp", f"{SPARK_HOME}/jars/*:{JDBC_JAR}",
                     "org.apache.hadoop.hive.metastore.HiveMetaStore",
@@ -184,15 +193,18 @@ class ReleaseProject:
         else:
             configs = [{"source": f"{me}-spark-defaults", "target": f"{CONF}/spark-defaults.conf"}]
             environment = {"SPARK_DAEMON_MEMORY": spec.daemon_memory,
-                           "SPARK_DAEMON_JAVA_OPTS": SHORT_LIVED_JVM,
-                           "SPARK_SUBMIT_OPTS": SHORT_LIVED_JVM,
+                           "SPARK_DAEMON_JAVA_OPTS": self.jvm(component),
+                           # The Connect server is a driver; jobs submitted in the master's
+                           # container bring their own (ComposePlatform.submit).
+                           "SPARK_SUBMIT_OPTS": self.jvm(component) if component == "connect"
+                           else SHORT_LIVED_JVM,
                            "SPARK_LOCAL_HOSTNAME": me, "SPARK_IDENT_STRING": me}
         service = {
             "image": self.image, "init": True, "hostname": me,
             "labels": {**self.labels, RELEASE_LABEL: spec.name, COMPONENT_LABEL: component},
             "command": self.command(component), "environment": environment, "configs": configs,
             "volumes": [f"{host(spec.name, 'warehouse')}:{WAREHOUSE}",
-                        f"{events_volume(spec.event_log_prefix)}:{self.events}"],
+                        f"{events_volume(spec.event_log_prefix)}:{self.events}", *self.mounts],
             "ports": _ports(component, spec.ports),
             "healthcheck": {"test": self.healthcheck(component), **HEALTH},
         }
@@ -209,6 +221,44 @@ class ReleaseProject:
         return {"services": {host(self.spec.name, c): self.service(c)
                              for c in self.spec.components},
                 "volumes": volumes, "configs": self.configs()}
+
+
+class ContainerArchives:
+    """Class-data archives (AppCDS, see services/class_archive.py) for the JVMs of one image, in
+    a host dir every container mounts at the same path: the first start of a kind dumps one when
+    it stops (`-XX:ArchiveClassesAtExit`, a file of this environment's own), `keep()` makes the
+    finished dumps the archives once the containers are gone, and every later start maps them.
+    Keyed by the image's id, so a rebuilt image never meets an archive of another JVM or jars; a
+    missing or unfitting archive only makes a start slower (-Xshare:auto)."""
+
+    def __init__(self, root: Path, image_id: str, env_id: str):
+        self.root = root
+        self.key = image_id.removeprefix("sha256:")[:12]
+        self.env_id = env_id
+
+    def path(self, jvm: str) -> Path:
+        return self.root / f"{self.key}-{jvm}.jsa"
+
+    def flags(self, jvm: str) -> list[str]:
+        if self.path(jvm).exists():
+            return [f"-XX:SharedArchiveFile={self.path(jvm)}"]
+        dump = self.path(jvm).with_name(f"{self.key}-{jvm}.{self.env_id}.dumping")
+        return [f"-XX:ArchiveClassesAtExit={dump}", "-Xlog:cds=off", "-Xlog:cds+dynamic=off"]
+
+    @staticmethod
+    def keep(root: Path, env_id: str, clean: set[str]) -> None:
+        """After the environment's JVMs stopped: the dumps of those that stopped cleanly (`clean`:
+        their jvm names) become archives; the others' are dropped (a dump cut short is no use)."""
+        for dump in root.glob(f"*.{env_id}.dumping"):
+            key_jvm = dump.name.split(".")[0]
+            target = dump.with_name(key_jvm + ".jsa")
+            try:
+                if key_jvm.split("-", 1)[1] in clean and dump.stat().st_size > 0:
+                    dump.replace(target)  # atomic: a reader sees no archive or a whole one
+                else:
+                    dump.unlink()
+            except OSError:
+                continue
 
 
 def merge(*documents: dict) -> dict:

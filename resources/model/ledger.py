@@ -53,8 +53,13 @@ class ComposeProjectHandle(_Handle):
     kind: Literal["compose_project"] = "compose_project"
     project: str
     files: list[str] = Field(default_factory=list)  # its compose files, while they exist
+    # Only these services of it (a service started for the environment, stopped on its own);
+    # empty: the whole project.
+    services: list[str] = Field(default_factory=list)
 
     def describe(self) -> str:
+        if self.services:
+            return f"compose service {', '.join(self.services)} of {self.project}"
         return f"compose project {self.project}"
 
 

@@ -14,7 +14,11 @@ project is in the ledger before anything of it exists; a killed run's project is
 env.json, or by its labels (testbed.io/env, testbed.io/owner, created, TTL) alone.
 """
 
+import os
+import pwd
+import re
 import secrets
+import signal
 import socket
 import subprocess
 import time
@@ -36,6 +40,7 @@ from resources.docker.project import (
     PORTS,
     POSTGRES_PORT,
     RELEASE_LABEL,
+    ContainerArchives,
     ReleaseProject,
     dump,
     host,
@@ -43,19 +48,40 @@ from resources.docker.project import (
 )
 from resources.model.catalog import ReleaseSpec
 from resources.model.errors import ConfigError
-from resources.model.facts import ComponentFacts, Deployment, Endpoints, Facts, JobResult
+from resources.model.facts import (
+    ComponentFacts,
+    Deployment,
+    Endpoints,
+    Facts,
+    JobResult,
+)
 from resources.model.ledger import ComposeProjectHandle, Handle
 from resources.platforms.base import Environment, Platform, remove_tree
 from resources.platforms.local import history_log_dir, settled_history_apps
 from resources.ports import HOST, port_taken
+from resources.probes import Probe, wait_until
+from resources.processes import ComponentStartError, ProcessSpec, tail
+from resources.services.base import Service
 from resources.services.postgres import PostgresServer
-from resources.services.spark import PORT_ROLES, check_release_installed
+from resources.services.spark import (
+    PORT_ROLES,
+    SHORT_LIVED_JVM,
+    check_release_installed,
+)
+from resources.settings import cache_dir
 
 ENV_LABEL, OWNER_LABEL, CREATED_LABEL, TTL_LABEL = LABELS
+SERVICE_LABEL = "testbed.io/service"
+COMPOSE_SERVICE = "com.docker.compose.service"
 
 
 def project_name(env_id: str) -> str:
     return f"testbed-{env_id}"
+
+
+def archives_dir() -> Path:
+    """The containers' class-data archives (host dir, mounted at the same path)."""
+    return cache_dir() / "cds" / "compose"
 
 
 class ComposePostgres(PostgresServer):
@@ -71,6 +97,9 @@ class ComposePostgres(PostgresServer):
 
 class ComposePlatform(Platform):
     name = "compose"
+    # Besides releases: the services whose Debian packages make an image (the CDC source, the
+    # alerting stack); the rest (Kafka, Debezium, the object store, ...) run on local only.
+    provides = frozenset({"mariadb", "alertmanager", "prometheus"})
 
     def __init__(self, state_dir: Path, grace_seconds: float = 10.0, ready_timeout: float = 300.0):
         super().__init__(state_dir, grace_seconds, ready_timeout)
@@ -127,23 +156,31 @@ class ComposePlatform(Platform):
     def _files(self, env: Environment) -> Path:
         return env.path / "compose"
 
+    def _project(self, env: Environment) -> str:
+        """The environment's compose project: in the ledger before anything of it exists."""
+        def make() -> str:
+            project = project_name(env.state.env_id)
+            taken = self._left(project)
+            if taken:
+                raise ConfigError(
+                    f"compose project {project} already exists ({', '.join(taken)}): remove it "
+                    f"(`docker compose -p {project} down -v`, or `TESTBED_PLATFORM=compose "
+                    f"testbed sweep` when it is abandoned)")
+            env.record(ComposeProjectHandle(name=project, owner="environment", project=project))
+            return project
+
+        return env.once("compose project", make)
+
     def _postgres(self, env: Environment, image: str) -> ComposePostgres:
         """The project's PostgreSQL, started (not waited for: the releases' other services start
-        meanwhile). The project goes into the ledger before anything of it exists."""
-        project = project_name(env.state.env_id)
-        taken = self._left(project)
-        if taken:
-            raise ConfigError(f"compose project {project} already exists ({', '.join(taken)}): "
-                              f"remove it (`docker compose -p {project} down -v`, or "
-                              f"`TESTBED_PLATFORM=compose testbed sweep` when it is abandoned)")
-        files = self._files(env)
-        env.record(ComposeProjectHandle(name=project, owner="environment", project=project,
-                                        files=[str(files / "postgres.yml")]))
+        meanwhile)."""
+        project = self._project(env)
         password = secrets.token_urlsafe(18)
         path = dump({"name": project,
                      "services": {"postgres": postgres_service(image, self.labels(env), password)},
                      "volumes": {"pgdata": {"labels": self.labels(env)}}},
-                    files / "postgres.yml")
+                    self._files(env) / "postgres.yml")
+        self._record_file(env, path)
         compose(project, [path], "up", "-d")
         postgres = ComposePostgres(env.path / "postgres",
                                    self._published(project, "postgres", POSTGRES_PORT), password)
@@ -155,14 +192,22 @@ class ComposePlatform(Platform):
         started = time.monotonic()
         with env.exclusive("images"):  # one build at a time (2 cores); found in a second when built
             built = image_builds.images([spec])
-        project = project_name(env.state.env_id)
+        project = self._project(env)
         postgres = env.once("postgres", lambda: self._postgres(
             env, built["testbed/postgres"].image))
         # One password per database, also for two releases on one (its role is made once).
         credentials = (spec.metastore_db, env.once(f"password {spec.metastore_db}",
                                                    lambda: secrets.token_urlsafe(18)))
-        release = ReleaseProject(spec, built[f"testbed/spark-{spec.version}"].image,
-                                 self.labels(env), credentials)
+        # Jobs read their inputs from the env dir and write tables under the tables root, which
+        # the orchestrator reads back (delta-rs): both at the same paths inside, like the JVMs'
+        # class-data archives.
+        self.tables_root.mkdir(parents=True, exist_ok=True)
+        image = built[f"testbed/spark-{spec.version}"].image
+        archives = self._archives(env, image)
+        release = ReleaseProject(spec, image, self.labels(env), credentials,
+                                 mounts=[f"{p}:{p}" for p in (env.path, self.tables_root,
+                                                              archives.root)],
+                                 archives=archives)
         files = [self._files(env) / "postgres.yml",
                  dump(release.document(), self._files(env) / f"{spec.name}.yml")]
         self._record_file(env, files[1])
@@ -191,11 +236,17 @@ class ComposePlatform(Platform):
                           component_seconds={c: _ready_seconds(info)
                                              for c, info in containers.items()})
 
+    def _archives(self, env: Environment, image: str) -> ContainerArchives:
+        root = archives_dir()
+        root.mkdir(parents=True, exist_ok=True)
+        return ContainerArchives(root, Engine.client().images.get(image).id, env.state.env_id)
+
     def _record_file(self, env: Environment, path: Path) -> None:
         """The project handle lists every file of the project, so `down` sees all its services."""
         with env.lock:
             for handle in env.state.handles:
-                if isinstance(handle, ComposeProjectHandle) and str(path) not in handle.files:
+                if isinstance(handle, ComposeProjectHandle) and not handle.services \
+                        and str(path) not in handle.files:
                     handle.files.append(str(path))
             env.state.save(create=False)
 
@@ -204,7 +255,8 @@ class ComposePlatform(Platform):
         def url(scheme: str, component: str, role: str) -> str | None:
             if component not in containers:
                 return None
-            return f"{scheme}://{HOST}:{_host_port(containers[component], PORTS[f'{component}.{role}'])}"
+            port = _host_port(containers[component], PORTS[f"{component}.{role}"])
+            return f"{scheme}://{HOST}:{port}"
 
         return Endpoints(
             metastore=url("thrift", "metastore", "thrift"), metastore_db=spec.metastore_db,
@@ -215,6 +267,62 @@ class ComposePlatform(Platform):
             if "master" in containers else None,
             master_ui=url("http", "master", "ui"), worker_ui=url("http", "worker", "ui"),
             connect=url("sc", "connect", "grpc"), connect_ui=url("http", "connect", "ui"))
+
+    # --- services --------------------------------------------------------------------------------
+
+    def start(self, env: Environment, service: Service) -> None:
+        """The service's own recipe in a container of an image with its Debian packages: its
+        dir bind-mounted at the same path (its configs, data and log stay where its clients and
+        checks look), on the host's network so it listens on 127.0.0.1 as its configs say and
+        the orchestrator's stream and webhook receiver reach it, and it them, unchanged."""
+        self.require(service.kind)
+        service.ready_timeout = self.ready_timeout
+
+        def launch(spec: ProcessSpec, probe: Probe, timeout: float) -> "ServiceContainer":
+            with env.exclusive("images"):
+                image = image_builds.service_image(service.kind, service.packages)
+            return self._run(env, service, spec, image, probe, timeout)
+
+        service.start(launch)
+
+    def _run(self, env: Environment, service: Service, spec: ProcessSpec, image: str,
+             probe: Probe, timeout: float) -> "ServiceContainer":
+        project = self._project(env)
+        name = re.sub(r"[^a-z0-9-]", "-", service.name.lower())
+        uid, gid = (pwd.getpwnam(spec.user).pw_uid, pwd.getpwnam(spec.user).pw_gid) \
+            if spec.user else (os.getuid(), os.getgid())
+        spec.log_file.parent.mkdir(parents=True, exist_ok=True)
+        spec.log_file.touch()
+        os.chown(spec.log_file, uid, gid)  # the service writes it from inside, as itself
+        mounts = dict.fromkeys(str(p) for p in (service.root, spec.cwd, spec.log_file.parent))
+        path = dump({"services": {name: {
+            "image": image, "init": True, "network_mode": "host", "user": f"{uid}:{gid}",
+            "labels": {**self.labels(env), SERVICE_LABEL: service.name},
+            "working_dir": str(spec.cwd), "environment": {**spec.env, "TESTBED_LOG": str(
+                spec.log_file)},
+            # Its output goes to its log file, as on the local platform ($$: not compose's).
+            "entrypoint": ["/bin/sh", "-c", 'exec "$$0" "$$@" >> "$$TESTBED_LOG" 2>&1'],
+            # The host's accounts: a service that switches to its own user (MariaDB as root
+            # becomes mysql) finds the uid that owns its prepared files.
+            "command": spec.argv,
+            "volumes": [*(f"{m}:{m}" for m in mounts), "/etc/passwd:/etc/passwd:ro",
+                        "/etc/group:/etc/group:ro"],
+            "stop_signal": signal.Signals(spec.stop_signal).name,
+            "stop_grace_period": f"{int(self.grace_seconds)}s"}}}, self._files(env) / f"{name}.yml")
+        handle = ComposeProjectHandle(name=service.name, owner=service.owner, project=project,
+                                      files=[str(path)], services=[name])
+        container = ServiceContainer(self, handle, spec, time.monotonic())
+        env.record(handle, lambda grace: container.stop(grace))
+        compose(project, [path], "up", "-d", name)
+        ready = wait_until(lambda: probe() if container.running() else True, timeout,
+                           cancel=env.cancel)
+        if not (ready and container.running()):
+            raise ComponentStartError(
+                f"{service.name} (container {name} of {project}) "
+                f"{'exited' if not container.running() else f'was not ready within {timeout:.0f}s'}"
+                f" ({probe}); last lines of {spec.log_file}:\n{tail(spec.log_file, 20)}")
+        container.ready_seconds = round(time.monotonic() - container.started_at, 2)
+        return container
 
     # --- reading the engine ----------------------------------------------------------------------
 
@@ -231,7 +339,7 @@ class ComposePlatform(Platform):
 
     def _published(self, project: str, service: str, port: int) -> int:
         found = self._containers({"label": [f"{PROJECT_LABEL}={project}",
-                                            f"com.docker.compose.service={service}"]})
+                                            f"{COMPOSE_SERVICE}={service}"]})
         if not found:
             raise ComposeError(f"no container of service {service} in project {project}")
         return _host_port(found[0].attrs, port)
@@ -293,7 +401,10 @@ class ComposePlatform(Platform):
         if deployment.endpoints.master is None:
             raise ConfigError(f"release {spec.name} has no master to submit {job} to")
         master = self._container(project_name(env.state.env_id), spec.name, "master")
-        argv = ["timeout", "-s", "KILL", str(int(timeout)), "spark-submit",
+        archives = self._archives(env, master["Config"]["Image"])
+        driver = " ".join([SHORT_LIVED_JVM, *archives.flags("driver")])
+        argv = ["env", f"SPARK_SUBMIT_OPTS={driver}",
+                "timeout", "-s", "KILL", str(int(timeout)), "spark-submit",
                 "--master", deployment.endpoints.master,
                 "--properties-file", f"{CONF}/spark-defaults.conf",
                 "--driver-memory", spec.driver_memory, "--executor-memory", spec.driver_memory,
@@ -306,6 +417,8 @@ class ComposePlatform(Platform):
             returncode, out, err = 124, str(exc.stdout or ""), f"timed out after {timeout:.0f}s"
         if returncode in (124, 137):
             err = f"timed out after {timeout:.0f}s\n{err}"
+        ContainerArchives.keep(archives.root, env.state.env_id,
+                               {"driver"} if returncode == 0 else set())
         return JobResult(release=spec.name, job=job, returncode=returncode,
                          seconds=round(time.monotonic() - started, 2),
                          output=_last(out, 40), error=_last(err, 40))
@@ -322,11 +435,23 @@ class ComposePlatform(Platform):
         raise ConfigError(f"the compose platform cannot remove {handle.describe()}")
 
     def _down(self, handle: ComposeProjectHandle, grace_seconds: float) -> str:
-        if not self._left(handle.project):
+        if not self._left(handle.project, handle.services):
             return "already gone"
         self.engine()
         files = [f for f in handle.files if Path(f).exists()]
+        if handle.services:  # one service of the project: stop and remove its container
+            try:
+                compose(handle.project, files, "rm", "--stop", "--force", "--volumes",
+                        *handle.services, timeout=grace_seconds + 60)
+            except (ComposeError, ConfigError):
+                pass
+            self._remove_labelled(handle.project, handle.services)
+            left = self._left(handle.project, handle.services)
+            return "stopped" if not left else f"failed: still there: {', '.join(left)}"
         try:
+            compose(handle.project, files, "stop", "--timeout", str(int(grace_seconds)),
+                    timeout=grace_seconds + 120)
+            self._keep_archives(handle.project)
             compose(handle.project, files, "down", "-v", "--remove-orphans",
                     "--timeout", str(int(grace_seconds)), timeout=grace_seconds + 120)
         except (ComposeError, ConfigError):
@@ -335,22 +460,38 @@ class ComposePlatform(Platform):
         left = self._left(handle.project)
         return "stopped" if not left else f"failed: still there: {', '.join(left)}"
 
-    def _remove_labelled(self, project: str) -> None:
+    def _keep_archives(self, project: str) -> None:
+        """The class-data dumps of the JVMs that stopped cleanly (exit 0, or 143: SIGTERM)."""
+        clean = {c.labels.get(COMPONENT_LABEL, "") for c in self._containers(
+            {"label": f"{PROJECT_LABEL}={project}"})
+            if c.attrs["State"].get("ExitCode") in (0, 143) and not c.attrs["State"]["Running"]}
+        ContainerArchives.keep(archives_dir(), project.removeprefix("testbed-"), clean)
+
+    def _remove_labelled(self, project: str, services: list[str] | None = None) -> None:
         client = Engine.client()
         label = {"label": f"{PROJECT_LABEL}={project}"}
         for container in client.containers.list(all=True, filters=label):
-            _quietly(lambda: container.remove(force=True, v=True))
+            if not services or container.labels.get(COMPOSE_SERVICE) in services:
+                _quietly(lambda: container.remove(force=True, v=True))
+        if services:
+            return
         for network in client.networks.list(filters=label):
             _quietly(network.remove)
         for volume in client.volumes.list(filters=label):
             _quietly(lambda: volume.remove(force=True))
 
-    def _left(self, project: str) -> list[str]:
-        """Containers, networks and volumes labelled with the project (none: it is gone)."""
+    def _left(self, project: str, services: list[str] | None = None) -> list[str]:
+        """Containers, networks and volumes labelled with the project, or the containers of
+        `services` of it (none: it is gone)."""
         try:
             client = Engine.client()
             label = {"label": f"{PROJECT_LABEL}={project}"}
-            return ([f"container {c.name}" for c in client.containers.list(all=True, filters=label)]
+            containers = [f"container {c.name}" for c in client.containers.list(all=True,
+                                                                                filters=label)
+                          if not services or c.labels.get(COMPOSE_SERVICE) in services]
+            if services:
+                return containers
+            return (containers
                     + [f"network {n.name}" for n in client.networks.list(filters=label)]
                     + [f"volume {v.name}" for v in client.volumes.list(filters=label)])
         except DockerException as exc:
@@ -358,7 +499,7 @@ class ComposePlatform(Platform):
 
     def remains(self, handle: Handle) -> list[str]:
         if handle.kind == "compose_project":
-            return self._left(handle.project)
+            return self._left(handle.project, handle.services)
         return []
 
     def strays(self, known: set[str], now: float) -> list[tuple[str, Handle]]:
@@ -383,6 +524,43 @@ class ComposePlatform(Platform):
                 found.append((f"compose project {project} of {labels[ENV_LABEL]}: {why}",
                               ComposeProjectHandle(name=project, project=project)))
         return found
+
+
+class ServiceContainer:
+    """A service's container, as the service sees its process: running, its pid (the container's
+    init, so memory counts its children), stop."""
+
+    def __init__(self, platform: ComposePlatform, handle: ComposeProjectHandle, spec: ProcessSpec,
+                 started_at: float):
+        self.platform = platform
+        self.handle = handle
+        self.spec = spec
+        self.started_at = started_at
+        self.ready_seconds = 0.0
+
+    def _state(self) -> dict:
+        found = self.platform._containers({"label": [f"{PROJECT_LABEL}={self.handle.project}",
+                                                     f"{COMPOSE_SERVICE}={self.handle.services[0]}"]})
+        return found[0].attrs["State"] if found else {}
+
+    @property
+    def pid(self) -> int | None:
+        return self._state().get("Pid") or None
+
+    @property
+    def create_time(self) -> float | None:
+        try:
+            return psutil.Process(self.pid).create_time() if self.pid else None
+        except psutil.NoSuchProcess:
+            return None
+
+    def running(self) -> bool:
+        return bool(self._state().get("Running"))
+
+    def stop(self, grace_seconds: float = 10.0) -> str:
+        running = self.running()
+        self.platform.destroy(self.handle, grace_seconds)
+        return "stopped" if running else "already gone"
 
 
 def _abandoned(labels: dict[str, str], now: float) -> str | None:

@@ -37,6 +37,7 @@ def utc(offset_seconds: float = 0.0) -> str:
 class AlertManager(Service):
     kind = "alertmanager"
     what = "AlertManager"
+    packages = ("prometheus-alertmanager",)
     port_role = "http"
 
     def __init__(self, root: Path, ready_timeout: float = 60.0, name: str = "alertmanager"):

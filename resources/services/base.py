@@ -36,6 +36,9 @@ class Service(ABC):
     port_role: ClassVar[str | None] = None  # a one-port service: its port's role ("sql", "http")
     # Others write to it until they stop (an object store): stopped after them, not beside them.
     serves_others: ClassVar[bool] = False
+    # Debian packages its recipe's binaries come from: a platform that runs it in a container
+    # builds an image FROM Debian with them (the same paths as here), and runs the same recipe.
+    packages: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, name: str, root: Path, ready_timeout: float = 60.0, owner: str = ""):
         self.name = name  # unique in its environment, e.g. "postgres", "spark-3.5-master"

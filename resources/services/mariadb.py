@@ -68,6 +68,7 @@ class SocketAnswers(Probe):
 class MariaDBServer(Service):
     kind = "mariadb"
     what = "the CDC source"
+    packages = ("mariadb-server-core",)
     port_role = "sql"
 
     def __init__(self, root: Path, ready_timeout: float = 60.0, name: str = "mariadb"):

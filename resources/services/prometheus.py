@@ -19,6 +19,7 @@ from resources.services.base import Service
 class Prometheus(Service):
     kind = "prometheus"
     what = "Prometheus"
+    packages = ("prometheus",)
     port_role = "http"
 
     def __init__(self, root: Path, alertmanager_port: int, ready_timeout: float = 60.0,

@@ -105,7 +105,8 @@ def test_sabotaged_pair_fails_the_isolation_checks_naming_the_clash(state_dir, c
         report = env.teardown()
     assert report.leftovers == [] and left_under(state_dir) == []
     shared = "/data/events/spark-logs/3.5/events"
-    metastore = checks.metastore_isolated(facts, {s.name: f"default.{probe_table(s)}" for s in specs})
+    probes = {spec.name: f"default.{probe_table(spec)}" for spec in specs}
+    metastore = checks.metastore_isolated(facts, probes)
     assert not metastore.passed
     assert "spark-3.5 and spark-4.1 share metastore database 'metastore_spark35'" \
         in metastore.message
@@ -184,3 +185,19 @@ def test_kill_9_of_the_orchestrator_then_sweep_removes_the_project_by_label(stat
                for line in removed), removed
     assert left_under(state_dir) == []
     assert platform.sweep() == []  # idempotent
+
+
+@pytest.mark.parametrize("job", ["alerting", "cdc"])
+def test_cdc_source_and_alerting_stack_on_compose_pass_every_check(job, state_dir, catalog,
+                                                                  compose_images):
+    """MariaDB, AlertManager and Prometheus in containers (their recipes, their Debian packages);
+    the CDC stream and the webhook receiver stay in the orchestrator and reach them on
+    127.0.0.1. Every check passes and no container of the run remains."""
+    result = run_ephemeral(
+        build_definitions(catalog).resolve_job_def(job), raise_on_error=False,
+        run_config={"resources": {"testbed": {"config": {
+            "state_dir": str(state_dir), "platform": "compose", "storage": "local"}}}})
+    evaluations = result.get_asset_check_evaluations()
+    failed = {e.check_name: e.description for e in evaluations if not e.passed}
+    assert result.success and failed == {} and len(evaluations) >= 4, failed
+    assert left_under(state_dir) == []

@@ -11,7 +11,7 @@ import yaml
 from resources.docker import compose as compose_cli
 from resources.docker import engine
 from resources.docker.compose import compose
-from resources.docker.project import LABELS, HAND_HEADER, ReleaseProject, hand_document, host
+from resources.docker.project import HAND_HEADER, LABELS, ReleaseProject, hand_document, host
 from resources.model.errors import ConfigError
 from resources.platforms.compose import ComposePlatform, _abandoned
 from resources.settings import spark_home
