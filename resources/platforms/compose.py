@@ -449,8 +449,8 @@ class ComposePlatform(Platform):
             left = self._left(handle.project, handle.services)
             return "stopped" if not left else f"failed: still there: {', '.join(left)}"
         try:
-            compose(handle.project, files, "stop", "--timeout", str(int(grace_seconds)),
-                    timeout=grace_seconds + 120)
+            # Each service's own grace: a JVM writing its class-data archive gets longer.
+            compose(handle.project, files, "stop", timeout=grace_seconds + 180)
             self._keep_archives(handle.project)
             compose(handle.project, files, "down", "-v", "--remove-orphans",
                     "--timeout", str(int(grace_seconds)), timeout=grace_seconds + 120)

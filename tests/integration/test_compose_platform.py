@@ -91,15 +91,17 @@ def test_pair_on_compose_passes_every_check_and_leaves_nothing(state_dir, catalo
 def test_sabotaged_pair_fails_the_isolation_checks_naming_the_clash(state_dir, catalog,
                                                                     compose_images):
     """spark-4.1 on spark-3.5's metastore database and event-log prefix: on compose that is one
-    PostgreSQL database and one named volume, really shared."""
+    PostgreSQL database and one named volume, really shared. (spark-3.5 without its master and
+    worker: 4.1's Connect probe alone shows both clashes, in half the time.)"""
+    lean = catalog.get("spark-3.5").model_copy(update={"components": ("metastore", "history")})
     sabotaged = catalog.get("spark-4.1").model_copy(update={
         "metastore_db": "metastore_spark35", "event_log_prefix": "spark-logs/3.5/events"})
-    specs = [catalog.get("spark-3.5"), sabotaged]
+    specs = [lean, sabotaged]
     env = Environment.create(ComposePlatform(state_dir), run_id="sabotage")
     try:
         env.deploy_all(specs)  # both metastores on one database: they take turns
-        for result in run_acceptance_jobs(env, specs).values():
-            assert result.returncode == 0, result.error
+        result = run_acceptance_jobs(env, [sabotaged])["spark-4.1"]
+        assert result.returncode == 0, result.error
         facts = [env.facts(spec.name) for spec in specs]
     finally:
         report = env.teardown()
@@ -116,7 +118,8 @@ def test_sabotaged_pair_fails_the_isolation_checks_naming_the_clash(state_dir, c
     history = checks.history_isolated(facts)
     assert not history.passed
     assert f"write event logs to overlapping prefixes {shared} and {shared}" in history.message
-    assert "lists foreign applications" in history.message  # one volume: it sees 4.1's logs
+    # One volume: 3.5's History Server lists 4.1's Connect application.
+    assert "spark-3.5 History Server (Spark 3.5.7) lists foreign applications" in history.message
     logs = checks.event_logs_on_own_prefix(facts)
     assert not logs.passed and f"share event-log prefix {shared}" in logs.message
     services = checks.services_isolated(facts)
@@ -187,14 +190,13 @@ def test_kill_9_of_the_orchestrator_then_sweep_removes_the_project_by_label(stat
     assert platform.sweep() == []  # idempotent
 
 
-@pytest.mark.parametrize("job", ["alerting", "cdc"])
-def test_cdc_source_and_alerting_stack_on_compose_pass_every_check(job, state_dir, catalog,
-                                                                  compose_images):
-    """MariaDB, AlertManager and Prometheus in containers (their recipes, their Debian packages);
-    the CDC stream and the webhook receiver stay in the orchestrator and reach them on
-    127.0.0.1. Every check passes and no container of the run remains."""
+def test_cdc_source_on_compose_passes_every_check(state_dir, catalog, compose_images):
+    """MariaDB in a container (its own recipe, its Debian package, its dir and the host's
+    accounts mounted); the CDC stream stays in the orchestrator and reaches it on 127.0.0.1.
+    Every check passes and no container of the run remains. (AlertManager and Prometheus go the
+    same way: `TESTBED_PLATFORM=compose testbed run alerting`, ~20 s, is left out of make test.)"""
     result = run_ephemeral(
-        build_definitions(catalog).resolve_job_def(job), raise_on_error=False,
+        build_definitions(catalog).resolve_job_def("cdc"), raise_on_error=False,
         run_config={"resources": {"testbed": {"config": {
             "state_dir": str(state_dir), "platform": "compose", "storage": "local"}}}})
     evaluations = result.get_asset_check_evaluations()
