@@ -11,7 +11,14 @@ import yaml
 from resources.docker import compose as compose_cli
 from resources.docker import engine
 from resources.docker.compose import compose
-from resources.docker.project import HAND_HEADER, LABELS, ReleaseProject, hand_document, host
+from resources.docker.project import (
+    HAND_HEADER,
+    LABELS,
+    ContainerArchives,
+    ReleaseProject,
+    hand_document,
+    host,
+)
 from resources.model.errors import ConfigError
 from resources.platforms.compose import ComposePlatform, _abandoned
 from resources.settings import spark_home
@@ -119,3 +126,22 @@ def test_hive_site_names_the_model_classes_of_the_release(catalog):
     doc = ReleaseProject(spec, "img", {}, ("u", "p")).document()
     site = doc["configs"]["spark-3-5-metastore-hive-site"]["content"]
     assert "org.apache.hadoop.hive.metastore.model.MTable" in site
+
+
+def test_class_data_archives_are_dumped_once_and_kept_only_from_clean_stops(catalog, tmp_path):
+    archives = ContainerArchives(tmp_path, "sha256:abcdef0123456789", "env-1")
+    assert archives.flags("master")[0] == \
+        f"-XX:ArchiveClassesAtExit={tmp_path}/abcdef012345-master.env-1.dumping"
+    doc = ReleaseProject(catalog.get("spark-3.5"), "img", {}, ("u", "p"),
+                         archives=archives).document()
+    master = doc["services"]["spark-3-5-master"]
+    assert master["stop_grace_period"] == "60s"  # its first stop writes the archive
+    assert "ArchiveClassesAtExit" in master["environment"]["SPARK_DAEMON_JAVA_OPTS"]
+    for jvm in ("master", "worker"):  # what the two JVMs dumped as they stopped
+        (tmp_path / f"abcdef012345-{jvm}.env-1.dumping").write_bytes(b"x")
+    ContainerArchives.keep(tmp_path, "env-1", clean={"master"})  # the worker was killed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["abcdef012345-master.jsa"]
+    assert archives.flags("master") == [f"-XX:SharedArchiveFile={tmp_path}/abcdef012345-master.jsa"]
+    doc = ReleaseProject(catalog.get("spark-3.5"), "img", {}, ("u", "p"),
+                         archives=archives).document()
+    assert "stop_grace_period" not in doc["services"]["spark-3-5-master"]
