@@ -8,7 +8,9 @@ deploy = images (built here on first use, cached by content) -> `up -d --wait` o
 once, then of each release's services; facts = what the engine reports of the running containers
 (names, published ports, health, the JDBC URL each metastore was started with, what the History
 Server reads and lists) through the same check functions as the other platforms; jobs run inside
-the release's containers (`docker exec`), the Connect probe through its published port; teardown =
+the release's containers (`docker exec`), the Connect probe through its published port; services
+(MariaDB, AlertManager, Prometheus) run their own process recipes in containers of their Debian
+packages (`start`); teardown = `stop` (each JVM's class-data archive kept when it stopped cleanly),
 `down -v --remove-orphans`, then whatever still carries the project's label goes by label. The
 project is in the ledger before anything of it exists; a killed run's project is found from
 env.json, or by its labels (testbed.io/env, testbed.io/owner, created, TTL) alone.
@@ -19,10 +21,8 @@ import pwd
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import time
-from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -33,6 +33,12 @@ from resources.docker import images as image_builds
 from resources.docker.compose import PROJECT_LABEL, ComposeError, compose
 from resources.docker.compose import check_installed as check_compose
 from resources.docker.engine import Engine, ensure
+from resources.docker.inspect import (
+    abandoned,
+    component_facts,
+    host_port,
+    ready_seconds,
+)
 from resources.docker.project import (
     COMPONENT_LABEL,
     CONF,
@@ -49,7 +55,6 @@ from resources.docker.project import (
 from resources.model.catalog import ReleaseSpec
 from resources.model.errors import ConfigError
 from resources.model.facts import (
-    ComponentFacts,
     Deployment,
     Endpoints,
     Facts,
@@ -233,7 +238,7 @@ class ComposePlatform(Platform):
         return Deployment(spec=spec, env_id=env.state.env_id, root=str(self._files(env)),
                           endpoints=self._endpoints(spec, containers, release),
                           startup_seconds=round(time.monotonic() - started, 2),
-                          component_seconds={c: _ready_seconds(info)
+                          component_seconds={c: ready_seconds(info)
                                              for c, info in containers.items()})
 
     def _archives(self, env: Environment, image: str) -> ContainerArchives:
@@ -255,7 +260,7 @@ class ComposePlatform(Platform):
         def url(scheme: str, component: str, role: str) -> str | None:
             if component not in containers:
                 return None
-            port = _host_port(containers[component], PORTS[f"{component}.{role}"])
+            port = host_port(containers[component], PORTS[f"{component}.{role}"])
             return f"{scheme}://{HOST}:{port}"
 
         return Endpoints(
@@ -342,7 +347,7 @@ class ComposePlatform(Platform):
                                             f"{COMPOSE_SERVICE}={service}"]})
         if not found:
             raise ComposeError(f"no container of service {service} in project {project}")
-        return _host_port(found[0].attrs, port)
+        return host_port(found[0].attrs, port)
 
     def _unhealthy(self, project: str, spec: ReleaseSpec) -> str:
         """Why the release's containers are not healthy: state, last check output, log tail."""
@@ -369,7 +374,7 @@ class ComposePlatform(Platform):
         spec = deployment.spec
         project = project_name(env.state.env_id)
         containers = {c: self._container(project, spec.name, c) for c in spec.components}
-        components = [_component_facts(spec.name, c, info) for c, info in containers.items()]
+        components = [component_facts(spec.name, c, info) for c, info in containers.items()]
         metastore = containers["metastore"]["Name"].lstrip("/")
         site = self._exec(metastore, ["cat", f"{CONF}/hive-site.xml"], 30)
         db_name = hive.jdbc_url_in(site.stdout, f"{metastore}:{CONF}/hive-site.xml") \
@@ -519,7 +524,7 @@ class ComposePlatform(Platform):
         for project, labels in sorted(projects.items()):
             if labels[ENV_LABEL] in known:
                 continue
-            why = _abandoned(labels, now)
+            why = abandoned(labels, now)
             if why:
                 found.append((f"compose project {project} of {labels[ENV_LABEL]}: {why}",
                               ComposeProjectHandle(name=project, project=project)))
@@ -563,76 +568,11 @@ class ServiceContainer:
         return "stopped" if running else "already gone"
 
 
-def _abandoned(labels: dict[str, str], now: float) -> str | None:
-    host_name, _, rest = labels.get(OWNER_LABEL, "::").partition(":")
-    pid, _, started = rest.partition(":")
-    if host_name == socket.gethostname():
-        try:
-            alive = abs(psutil.Process(int(pid)).create_time() - float(started)) < 1.0
-        except (psutil.NoSuchProcess, ValueError):
-            alive = False
-        if not alive:
-            return f"owner pid {pid} is gone"
-    try:
-        age = now - float(labels[CREATED_LABEL])
-        if age > float(labels[TTL_LABEL]):
-            return f"TTL {labels[TTL_LABEL]}s expired ({age:.0f}s old)"
-    except (KeyError, ValueError):
-        return "no creation time or TTL label"
-    return None
-
-
 def _quietly(remove) -> None:
     try:
         remove()
     except NotFound:
         pass
-
-
-def _host_port(info: dict, port: int) -> int:
-    bindings = (info["NetworkSettings"]["Ports"] or {}).get(f"{port}/tcp") or []
-    if not bindings:
-        raise ComposeError(f"{info['Name'].lstrip('/')} publishes no port for {port}")
-    return int(bindings[0]["HostPort"])
-
-
-def _published_ports(info: dict) -> dict[str, int]:
-    return {key.split("/")[0]: int(bindings[0]["HostPort"])
-            for key, bindings in (info["NetworkSettings"]["Ports"] or {}).items() if bindings}
-
-
-def _component_facts(release: str, component: str, info: dict) -> ComponentFacts:
-    name = info["Name"].lstrip("/")
-    state = info["State"]
-    health = (state.get("Health") or {}).get("Status", "none")
-    roles = {port: role.split(".")[1] for role, port in PORTS.items()
-             if role.startswith(f"{component}.")}
-    ports = {roles.get(int(inside), inside): outside
-             for inside, outside in _published_ports(info).items()}
-    return ComponentFacts(
-        release=release, kind=component, name=name, ports=ports,
-        data_dir=f"{name}:/opt/work", conf_dir=f"{name}:{CONF}", pid=state.get("Pid") or None,
-        ready=state.get("Running", False) and health == "healthy",
-        probe=f"container {state['Status']}, healthcheck {health}")
-
-
-def _ready_seconds(info: dict) -> float:
-    """Start to the first passing healthcheck, as the engine recorded them."""
-    state = info["State"]
-    passed = [entry["End"] for entry in (state.get("Health") or {}).get("Log") or []
-              if entry.get("ExitCode") == 0]
-    if not passed:
-        return 0.0
-    return round((_time(min(passed)) - _time(state["StartedAt"])), 2)
-
-
-def _time(stamp: str) -> float:
-    """Docker's RFC 3339 times with nanoseconds (Python parses microseconds)."""
-    head, _, tail = stamp.partition(".")
-    fraction = "".join(ch for ch in tail if ch.isdigit())[:6]
-    zone = tail[len("".join(ch for ch in tail if ch.isdigit())):] or "Z"
-    return datetime.fromisoformat(f"{head}.{fraction or '0'}{zone.replace('Z', '+00:00')}") \
-        .timestamp()
 
 
 def _last(text: str, lines: int) -> str:

@@ -11,6 +11,7 @@ import yaml
 from resources.docker import compose as compose_cli
 from resources.docker import engine
 from resources.docker.compose import compose
+from resources.docker.inspect import abandoned
 from resources.docker.project import (
     HAND_HEADER,
     LABELS,
@@ -20,7 +21,7 @@ from resources.docker.project import (
     host,
 )
 from resources.model.errors import ConfigError
-from resources.platforms.compose import ComposePlatform, _abandoned
+from resources.platforms.compose import ComposePlatform
 from resources.settings import spark_home
 
 CHECKED_IN = "compose/docker-compose.yml"
@@ -107,11 +108,11 @@ def test_a_project_is_abandoned_when_its_owner_is_gone_or_its_ttl_expired():
     now = time.time()
     owner, created, ttl = LABELS[1], LABELS[2], LABELS[3]
     alive = {owner: f"{me}:1:{_started(1)}", created: str(now), ttl: "3600"}
-    assert _abandoned(alive, now) is None
-    assert _abandoned({**alive, owner: f"{me}:999999999:1.0"}, now) == "owner pid 999999999 is gone"
-    assert "TTL 3600s expired" in _abandoned({**alive, created: str(now - 7200)}, now)
+    assert abandoned(alive, now) is None
+    assert abandoned({**alive, owner: f"{me}:999999999:1.0"}, now) == "owner pid 999999999 is gone"
+    assert "TTL 3600s expired" in abandoned({**alive, created: str(now - 7200)}, now)
     elsewhere = {**alive, owner: "another-host:1:1.0"}  # another machine: only its TTL counts
-    assert _abandoned(elsewhere, now) is None
+    assert abandoned(elsewhere, now) is None
 
 
 def _started(pid: int) -> float:
