@@ -90,7 +90,10 @@ class KafkaBroker(ArchivedJvm, Service):
         cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         tool = archive_for(f"kafka-{VERSION}-storage-tool", lambda: [installed()])
         done = subprocess.run([*_java(tool), "-Xmx128m", "-cp", f"{installed()}/*",
-                               "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(config)],
+                               # `=`: an id may start with "-" (urlsafe base64), which argparse
+                               # would read as an option ("expected one argument"), 1 run in 64
+                               "kafka.tools.StorageTool", "format", f"--cluster-id={cluster}",
+                               "-c", str(config)],
                               capture_output=True, text=True, cwd=self.root)
         tool.keep(done.returncode == 0)
         if done.returncode != 0:
