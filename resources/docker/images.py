@@ -4,6 +4,9 @@ testbed/base            Debian bookworm (minbase) from `debootstrap`, imported w
 testbed/postgres        FROM base: PostgreSQL 15 from apt
 testbed/spark-<version> FROM base: JRE 17 + Python from apt, the Spark install and release jars
                         `make setup` cached (copied, not downloaded again), Testbed's Spark jobs
+testbed/service-<kind>  FROM base: a service's Debian packages (MariaDB, AlertManager, Prometheus)
+testbed/dagster         FROM base: Python, the project and its dependencies from a wheelhouse
+                        made on the host (compose/dagster)
 
 Each image is tagged by the content of its inputs (its Dockerfile, its parent's tag, the files it
 copies), so a rebuild happens only when one of them changes and a warm `images()` takes seconds.
