@@ -122,39 +122,51 @@ WORKDIR /opt/work
 def wheelhouse(project: Path = PROJECT) -> tuple[Path, Path]:
     """Wheels of the project's dependencies (kept by pyproject.toml's hash) and of the project
     itself (kept by its sources' hash), made on the host, where pip reaches PyPI through the
-    machine's CA: the image installs them with --no-index and needs no certificate."""
+    machine's CA: the image installs them with --no-index and needs no certificate. Built from a
+    copy of the sources: setuptools' build/ in the checkout would keep files deleted since."""
     home = engine_dir() / "wheelhouse"
+    files = sorted(p for part in ("pipelines", "assets", "resources", "pyproject.toml")
+                   for p in ([project / part] if part.endswith(".toml")
+                             else (project / part).rglob("*"))
+                   if p.is_file() and "__pycache__" not in p.parts)
+    sources = hashlib.sha256()
+    for path in files:
+        sources.update(f"{path.relative_to(project)}\n".encode() + path.read_bytes())
     deps = home / ("deps-" + hashlib.sha256((project / "pyproject.toml").read_bytes())
                    .hexdigest()[:12])
-    pip = [sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check"]
-    if not (deps / "requirements.txt").exists():
-        shutil.rmtree(deps, ignore_errors=True)
-        done = subprocess.run([*pip, "-w", str(deps), str(project)], capture_output=True,
-                              text=True)
-        if done.returncode != 0:
-            raise ImageBuildError(f"pip wheel of the project's dependencies failed:\n"
-                                  f"{done.stderr.strip()[-1500:]}")
-        for own in deps.glob("testbed-*.whl"):
-            own.unlink()
-        (deps / "requirements.txt").write_text("".join(
-            f"{wheel.name.split('-')[0]}=={wheel.name.split('-')[1]}\n"
-            for wheel in sorted(deps.glob("*.whl"))))
-    sources = hashlib.sha256()
-    for path in sorted(p for part in ("pipelines", "assets", "resources", "pyproject.toml")
-                       for p in ([project / part] if part.endswith(".toml")
-                                 else (project / part).rglob("*"))
-                       if p.is_file() and "__pycache__" not in p.parts):
-        sources.update(f"{path.relative_to(project)}\n".encode() + path.read_bytes())
     own = home / f"project-{sources.hexdigest()[:12]}"
-    if not any(own.glob("testbed-*.whl")):
-        for old in home.glob("project-*"):
-            shutil.rmtree(old, ignore_errors=True)
-        done = subprocess.run([*pip, "--no-deps", "-w", str(own), str(project)],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            raise ImageBuildError(f"pip wheel of the project failed:\n"
-                                  f"{done.stderr.strip()[-1500:]}")
+    need_deps = not (deps / "requirements.txt").exists()
+    need_own = not any(own.glob("testbed-*.whl"))
+    if not (need_deps or need_own):
+        return deps, own
+    home.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=home) as tmp:
+        copy = Path(tmp) / "testbed"
+        for path in files:
+            target = copy / path.relative_to(project)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+        if need_deps:
+            shutil.rmtree(deps, ignore_errors=True)
+            _pip_wheel(copy, deps, "the project's dependencies")
+            for wheel in deps.glob("testbed-*.whl"):
+                wheel.unlink()
+            (deps / "requirements.txt").write_text("".join(
+                f"{wheel.name.split('-')[0]}=={wheel.name.split('-')[1]}\n"
+                for wheel in sorted(deps.glob("*.whl"))))
+        if need_own:
+            for old in home.glob("project-*"):
+                shutil.rmtree(old, ignore_errors=True)
+            _pip_wheel(copy, own, "the project", "--no-deps")
     return deps, own
+
+
+def _pip_wheel(project: Path, into: Path, what: str, *args: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q",
+                           "--disable-pip-version-check", *args, "-w", str(into), str(project)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ImageBuildError(f"pip wheel of {what} failed:\n{done.stderr.strip()[-1500:]}")
 
 
 def dagster_recipe(deps: Path, own: Path) -> Recipe:
