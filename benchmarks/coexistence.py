@@ -61,7 +61,8 @@ def step_seconds(records) -> dict[str, float]:
     return took
 
 
-def one_run(state_dir: Path, parallel: bool, storage: str | None = None) -> dict:
+def one_run(state_dir: Path, parallel: bool, storage: str | None = None,
+            platform: str | None = None) -> dict:
     from dagster import DagsterInstance
 
     from pipelines.definitions import defs
@@ -75,7 +76,8 @@ def one_run(state_dir: Path, parallel: bool, storage: str | None = None) -> dict
             instance=instance, raise_on_error=False,
             run_config={"resources": {"testbed": {"config": {
                 "state_dir": str(state_dir), "parallel_deploy": parallel,
-                **({"storage": storage} if storage else {})}}}})
+                **({"storage": storage} if storage else {}),
+                **({"platform": platform} if platform else {})}}}})
         wall = time.monotonic() - started
         steps = step_seconds(instance.all_logs(result.run_id))
     sampler.stop_flag.set()

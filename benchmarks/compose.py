@@ -74,23 +74,16 @@ def build_images(specs) -> tuple[dict, float]:
 
 
 def one_cycle(state_dir: Path, platform: str) -> tuple[float, bool, float]:
-    """Wall seconds of one coexistence job, whether it succeeded, peak container bytes."""
-    from dagster import DagsterInstance
-
-    from pipelines.definitions import defs
+    """Wall seconds of one coexistence job (benchmarks/coexistence.py's run), whether it
+    passed, peak container bytes."""
+    from coexistence import one_run  # the sibling benchmark (benchmarks/ is on sys.path)
 
     sampler = StatsSampler()
     if platform == "compose":
         sampler.start()
-    started = time.monotonic()
-    with DagsterInstance.ephemeral() as instance:
-        result = defs.resolve_job_def("coexistence").execute_in_process(
-            instance=instance, raise_on_error=False,
-            run_config={"resources": {"testbed": {"config": {
-                "state_dir": str(state_dir), "platform": platform, "storage": "local"}}}})
-    wall = time.monotonic() - started
+    run = one_run(state_dir, parallel=True, storage="local", platform=platform)
     sampler.stop_flag.set()
-    return wall, result.success, sampler.peak
+    return run["wall"], run["success"], sampler.peak
 
 
 def main() -> None:

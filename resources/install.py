@@ -167,14 +167,19 @@ def install_s3a(version: str) -> Path:
                          provided=home / "jars")
 
 
+def require_go(why: str) -> None:
+    """InstallError naming what needs Go and how to get it, when there is no `go`."""
+    if not shutil.which("go"):
+        raise InstallError(f"go is missing: {why} (install Go, https://go.dev/dl, or apt-get "
+                           f"install golang)")
+
+
 def install_versitygw() -> Path:
     """The object store, built from the Go module proxy once (~2 CPU-minutes), kept by version."""
     binary = versitygw_binary()
     if binary.exists():
         return binary
-    if not shutil.which("go"):
-        raise InstallError(f"go is missing: versitygw {VERSITYGW_VERSION} is built with "
-                           f"`go install` (install Go, https://go.dev/dl, or apt-get install golang)")
+    require_go(f"versitygw {VERSITYGW_VERSION} is built with `go install`")
     started = time.monotonic()
     staging = binary.parent.with_name(binary.parent.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -201,9 +206,7 @@ def install_go_suites() -> Path:
                                    if p.is_file() and p.suffix in (".go", ".mod", ".sum"))).hexdigest()
     if stamp.exists() and stamp.read_text() == want:
         return module
-    if not shutil.which("go"):
-        raise InstallError("go is missing: the Connect client suites are Go tests (install Go, "
-                           "https://go.dev/dl, or apt-get install golang)")
+    require_go("the Connect client suites are Go tests")
     started = time.monotonic()
     print("setup: fetching and compiling the Go Connect client suites (once, ~3-4 min)", flush=True)
     for argv in (["go", "mod", "download"], ["go", "build", "./..."],
@@ -224,9 +227,7 @@ def install_compose() -> Path:
     binary = compose_binary()
     if binary.exists():
         return binary
-    if not shutil.which("go"):
-        raise InstallError(f"go is missing: Docker Compose {COMPOSE_VERSION} is built from source "
-                           f"(install Go, https://go.dev/dl, or apt-get install golang)")
+    require_go(f"Docker Compose {COMPOSE_VERSION} is built from source")
     started = time.monotonic()
     print(f"setup: building Docker Compose {COMPOSE_VERSION} (once, ~3-4 min)", flush=True)
     wrapper = cache_dir() / "compose-build"

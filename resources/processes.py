@@ -98,6 +98,15 @@ class ProcessSpec:
     stop_signal: int = signal.SIGTERM
 
 
+def create_time(pid: int | None) -> float | None:
+    """When process pid started (None: no pid, or it is gone): with the pid, what identifies it
+    in a ledger (a recycled pid has another start time)."""
+    try:
+        return psutil.Process(pid).create_time() if pid else None
+    except psutil.NoSuchProcess:
+        return None
+
+
 @dataclass
 class ManagedProcess:
     spec: ProcessSpec
@@ -112,10 +121,7 @@ class ManagedProcess:
 
     @property
     def create_time(self) -> float | None:
-        try:
-            return psutil.Process(self.pid).create_time() if self.pid else None
-        except psutil.NoSuchProcess:
-            return None
+        return create_time(self.pid)
 
     def running(self) -> bool:
         return self.executor.running()

@@ -150,6 +150,15 @@ class Platform(ABC):
         """Remove what handle names, from the handle alone (its owner may be gone). Idempotent.
         Returns what happened: stopped | removed | already gone | ..."""
 
+    def destroy_plain(self, handle: Handle) -> str:
+        """What every platform removes the same way: files (plain paths everywhere), and what
+        ran inside the orchestrator (it ended with its process); anything else is not its own."""
+        if handle.kind in ("directory", "table"):
+            return remove_tree(handle.path)
+        if handle.kind == "in_process":
+            return "nothing to do (it ended with its process)"
+        raise ConfigError(f"the {self.name} platform cannot remove {handle.describe()}")
+
     @abstractmethod
     def remains(self, handle: Handle) -> list[str]:
         """What of handle still runs or listens (empty when it is gone). Files (tables, the env

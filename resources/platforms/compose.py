@@ -25,7 +25,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import psutil
 from docker.errors import DockerException, NotFound
 
 from resources import hive
@@ -61,11 +60,11 @@ from resources.model.facts import (
     JobResult,
 )
 from resources.model.ledger import ComposeProjectHandle, Handle
-from resources.platforms.base import Environment, Platform, remove_tree
+from resources.platforms.base import Environment, Platform
 from resources.platforms.local import history_log_dir, settled_history_apps
 from resources.ports import HOST, port_taken
 from resources.probes import Probe, wait_until
-from resources.processes import ComponentStartError, ProcessSpec, tail
+from resources.processes import ComponentStartError, ProcessSpec, create_time, tail
 from resources.services.base import Service
 from resources.services.postgres import PostgresServer
 from resources.services.spark import (
@@ -294,8 +293,8 @@ class ComposePlatform(Platform):
              probe: Probe, timeout: float) -> "ServiceContainer":
         project = self._project(env)
         name = re.sub(r"[^a-z0-9-]", "-", service.name.lower())
-        uid, gid = (pwd.getpwnam(spec.user).pw_uid, pwd.getpwnam(spec.user).pw_gid) \
-            if spec.user else (os.getuid(), os.getgid())
+        account = pwd.getpwnam(spec.user) if spec.user else None
+        uid, gid = (account.pw_uid, account.pw_gid) if account else (os.getuid(), os.getgid())
         spec.log_file.parent.mkdir(parents=True, exist_ok=True)
         spec.log_file.touch()
         os.chown(spec.log_file, uid, gid)  # the service writes it from inside, as itself
@@ -433,11 +432,7 @@ class ComposePlatform(Platform):
     def destroy(self, handle: Handle, grace_seconds: float) -> str:
         if handle.kind == "compose_project":
             return self._down(handle, grace_seconds)
-        if handle.kind in ("directory", "table"):
-            return remove_tree(handle.path)
-        if handle.kind == "in_process":
-            return "nothing to do (it ended with its process)"
-        raise ConfigError(f"the compose platform cannot remove {handle.describe()}")
+        return self.destroy_plain(handle)
 
     def _down(self, handle: ComposeProjectHandle, grace_seconds: float) -> str:
         if not self._left(handle.project, handle.services):
@@ -554,10 +549,7 @@ class ServiceContainer:
 
     @property
     def create_time(self) -> float | None:
-        try:
-            return psutil.Process(self.pid).create_time() if self.pid else None
-        except psutil.NoSuchProcess:
-            return None
+        return create_time(self.pid)
 
     def running(self) -> bool:
         return bool(self._state().get("Running"))

@@ -48,7 +48,7 @@ from resources.model.catalog import ReleaseSpec
 from resources.model.errors import ConfigError
 from resources.model.facts import Deployment, Endpoints, Facts, HistoryApp, JobResult
 from resources.model.ledger import Handle, HelmReleaseHandle, NamespaceHandle
-from resources.platforms.base import Environment, Platform, remove_tree
+from resources.platforms.base import Environment, Platform
 from resources.probes import wait_for
 from resources.settings import k8s_ready_timeout, kube_context, s3_settings
 
@@ -337,11 +337,7 @@ class KubernetesPlatform(Platform):
             if phase is not None:
                 return f"failed: still {phase}"
             return "stopped" if deleted else "already gone"
-        if handle.kind in ("directory", "table"):
-            return remove_tree(handle.path)
-        if handle.kind == "in_process":
-            return "nothing to do (it ended with its process)"
-        raise ConfigError(f"the kubernetes platform cannot remove {handle.describe()}")
+        return self.destroy_plain(handle)
 
     def uninstall(self, namespace: str, release: str) -> bool:
         """False when there was nothing to uninstall; the namespace delete removes the rest."""

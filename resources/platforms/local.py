@@ -319,11 +319,7 @@ class LocalPlatform(Platform):
             strays = kill_marked(handle.path, grace_seconds)
             result = remove_tree(handle.path)
             return f"{result}; stopped unrecorded {', '.join(strays)}" if strays else result
-        if handle.kind == "table":
-            return remove_tree(handle.path)
-        if handle.kind == "in_process":
-            return "nothing to do (it ended with its process)"
-        raise ConfigError(f"the local platform cannot remove {handle.describe()}")
+        return self.destroy_plain(handle)
 
     def remains(self, handle: Handle) -> list[str]:
         if handle.kind == "process":
